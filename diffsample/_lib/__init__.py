@@ -1,0 +1,1 @@
+"""Backend resolution and per-backend fast paths (internal)."""

@@ -1,0 +1,241 @@
+"""Namespace, device and dtype resolution.
+
+This is the only module of diffsample that imports ``array_api_compat``.  Backend
+kinds are detected from the *type* of the arrays a caller hands us, so that
+``import diffsample`` never imports torch, JAX or CuPy: a framework is touched only
+once one of its arrays has been seen.
+"""
+
+from __future__ import annotations
+
+import numbers
+from dataclasses import dataclass
+from typing import Any
+
+import array_api_compat
+
+__all__ = [
+    "Backend",
+    "backend_of",
+    "numpy_backend",
+    "kind_of",
+    "is_array",
+    "float_dtype",
+    "compute_dtype",
+    "asarray",
+    "is_concrete",
+]
+
+# Kinds we know by the top-level module that defines the array type.
+_MODULE_KINDS = {
+    "numpy": "numpy",
+    "torch": "torch",
+    "jax": "jax",
+    "jaxlib": "jax",
+    "cupy": "cupy",
+    "array_api_strict": "array_api_strict",
+    "dask": "dask",
+}
+
+# type -> (kind, namespace); filled lazily, one entry per array type seen.
+_TYPE_CACHE: dict[type, tuple[str, Any]] = {}
+
+
+@dataclass(frozen=True)
+class Backend:
+    """The array library and device that one call runs on.
+
+    Attributes
+    ----------
+    kind : str
+        ``"numpy"``, ``"torch"``, ``"jax"``, ``"cupy"``, ``"array_api_strict"``,
+        ``"dask"`` or ``"other"`` (any namespace array-api-compat understands).
+    xp : module
+        The array-API namespace (array-api-compat's wrapper where one exists).
+    device : object
+        The device of the arrays, or ``None`` where it cannot be read (JAX tracers).
+    """
+
+    kind: str
+    xp: Any
+    device: Any
+
+
+def _is_python_scalar(v: Any) -> bool:
+    return isinstance(v, (bool, int, float, numbers.Real)) and not hasattr(v, "__array_namespace__") and type(v).__module__ == "builtins"
+
+
+def kind_of(x: Any) -> str | None:
+    """Return the backend kind of array ``x``, or ``None`` for non-arrays."""
+    t = type(x)
+    hit = _TYPE_CACHE.get(t)
+    if hit is not None:
+        return hit[0]
+    if _is_python_scalar(x) or x is None:
+        return None
+    root = t.__module__.split(".", 1)[0]
+    kind = _MODULE_KINDS.get(root)
+    if kind is None:
+        if not array_api_compat.is_array_api_obj(x):
+            return None
+        kind = "other"
+    try:
+        xp = array_api_compat.array_namespace(x)
+    except TypeError:
+        return None
+    _TYPE_CACHE[t] = (kind, xp)
+    return kind
+
+
+def is_array(x: Any) -> bool:
+    """True when ``x`` is an array of some array-API library (not a Python scalar)."""
+    return kind_of(x) is not None
+
+
+def _device(kind: str, x: Any) -> Any:
+    if kind == "jax":
+        # Tracers have no concrete device; JAX places computations itself.
+        try:
+            devs = x.devices()
+        except Exception:
+            return None
+        return next(iter(devs)) if len(devs) == 1 else None
+    try:
+        return array_api_compat.device(x)
+    except Exception:
+        return None
+
+
+_NUMPY_BACKEND: Backend | None = None
+
+
+def numpy_backend() -> Backend:
+    """The NumPy backend on the CPU (used when a call holds no arrays at all)."""
+    global _NUMPY_BACKEND
+    if _NUMPY_BACKEND is None:
+        import numpy as np
+
+        _NUMPY_BACKEND = Backend("numpy", array_api_compat.array_namespace(np.empty(0)), "cpu")
+    return _NUMPY_BACKEND
+
+
+def backend_of(*values: Any) -> Backend:
+    """Resolve the one backend and device shared by the arrays among ``values``.
+
+    Python scalars and ``None`` are skipped.  With no arrays at all the NumPy
+    backend is returned.
+
+    Raises
+    ------
+    TypeError
+        If the arrays come from two different libraries or sit on two devices.
+    """
+    kind = None
+    first = None
+    device = None
+    for v in values:
+        k = kind_of(v)
+        if k is None:
+            continue
+        if kind is None:
+            kind, first = k, v
+            device = _device(k, v)
+            continue
+        if k != kind:
+            raise TypeError(
+                f"diffsample got arrays from two libraries in one call: {type(first).__module__}."
+                f"{type(first).__name__} and {type(v).__module__}.{type(v).__name__}; convert them "
+                "to one library first (nothing is converted silently)"
+            )
+        d = _device(k, v)
+        if device is not None and d is not None and d != device:
+            raise TypeError(
+                f"diffsample got arrays on two devices in one call: {device!r} and {d!r}; "
+                "move them to one device first (nothing is copied silently)"
+            )
+        if device is None:
+            device = d
+    if kind is None:
+        return numpy_backend()
+    xp = _TYPE_CACHE[type(first)][1]
+    return Backend(kind, xp, device)
+
+
+def _is_floating(xp: Any, dtype: Any) -> bool:
+    try:
+        return bool(xp.isdtype(dtype, "real floating"))
+    except Exception:
+        return False
+
+
+def default_float(b: Backend) -> Any:
+    """The namespace's default real floating dtype (float64 for NumPy, float32 for torch/JAX)."""
+    if b.kind == "torch":
+        import torch
+
+        return torch.get_default_dtype()
+    try:
+        info = b.xp.__array_namespace_info__()
+        return info.default_dtypes(device=b.device)["real floating"]
+    except Exception:
+        return b.xp.float64
+
+
+def float_dtype(b: Backend, *values: Any) -> Any:
+    """Floating dtype of a result computed from ``values``.
+
+    The promoted dtype of the floating arrays among ``values``; if there are none,
+    the namespace's default floating dtype.  Python scalars never widen the result.
+    """
+    dtypes = [v.dtype for v in values if kind_of(v) is not None and _is_floating(b.xp, v.dtype)]
+    if not dtypes:
+        return default_float(b)
+    if len(dtypes) == 1:
+        return dtypes[0]
+    return b.xp.result_type(*dtypes)
+
+
+def compute_dtype(b: Backend, dtype: Any) -> Any:
+    """The dtype noise and arithmetic use for ``dtype``: itself, or float32 if narrower."""
+    xp = b.xp
+    if dtype == xp.float64 or dtype == xp.float32:
+        return dtype
+    return xp.float32
+
+
+def asarray(b: Backend, v: Any, dtype: Any) -> Any:
+    """``v`` (array or Python scalar) as an array of ``dtype`` on the backend's device."""
+    xp = b.xp
+    if kind_of(v) is None:
+        return xp.asarray(v, dtype=dtype, device=b.device) if b.device is not None else xp.asarray(v, dtype=dtype)
+    if v.dtype != dtype:
+        return xp.astype(v, dtype)
+    return v
+
+
+def is_concrete(x: Any) -> bool:
+    """True when the values of ``x`` may be read (not a JAX tracer, not under torch.func)."""
+    k = kind_of(x)
+    if k is None:
+        return True
+    if k == "jax":
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    if k == "torch":
+        import torch
+
+        try:
+            if torch._C._functorch.is_functorch_wrapped_tensor(x):
+                return False
+        except Exception:  # pragma: no cover - private API moved
+            pass
+        try:
+            if torch.compiler.is_compiling():
+                return False
+        except Exception:  # pragma: no cover
+            pass
+        return not x.is_meta
+    if k == "dask":
+        return False  # lazy: reading values would compute the graph
+    return True

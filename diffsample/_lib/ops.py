@@ -1,0 +1,71 @@
+"""Per-backend fast paths for a few array operations, each with an array-API fallback.
+
+Every backend special case for an operation lives here, in one function per
+operation; the rest of the library calls these and stays backend-neutral.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .namespace import backend_of
+
+__all__ = ["stop_gradient", "softmax", "softmax_vjp", "one_hot_argmax"]
+
+
+def stop_gradient(x: Any) -> Any:
+    """``x`` with no gradient flowing back (a new object on framework-free backends)."""
+    b = backend_of(x)
+    if b.kind == "torch":
+        return x.detach()
+    if b.kind == "jax":
+        import jax
+
+        return jax.lax.stop_gradient(x)
+    return x[...]  # a fresh object, so the diffsample.vjp tape does not link it
+
+
+def softmax(x: Any, axis: int) -> Any:
+    """Numerically stable softmax along ``axis``."""
+    b = backend_of(x)
+    if b.kind == "torch":
+        import torch
+
+        return torch.softmax(x, dim=axis)
+    if b.kind == "jax":
+        import jax
+
+        return jax.nn.softmax(x, axis=axis)
+    xp = b.xp
+    m = xp.max(x, axis=axis, keepdims=True)
+    e = xp.exp(x - m)
+    return e / xp.sum(e, axis=axis, keepdims=True)
+
+
+def softmax_vjp(y: Any, g: Any, axis: int) -> Any:
+    """VJP of softmax at output ``y`` for cotangent ``g``: ``y * (g - sum(g * y))``."""
+    b = backend_of(y)
+    if b.kind == "torch":
+        import torch
+
+        return torch._softmax_backward_data(g, y, axis, y.dtype)
+    xp = b.xp
+    gy = g * y
+    return gy - y * xp.sum(gy, axis=axis, keepdims=True)
+
+
+def one_hot_argmax(x: Any, axis: int) -> Any:
+    """One-hot (in ``x``'s dtype) of the first maximum of ``x`` along ``axis``."""
+    b = backend_of(x)
+    xp = b.xp
+    if b.kind == "torch":
+        import torch
+
+        idx = torch.argmax(x, dim=axis, keepdim=True)
+        return torch.zeros_like(x).scatter_(axis, idx, 1.0)
+    idx = xp.argmax(x, axis=axis, keepdims=True)
+    n = x.shape[axis]
+    shape = [1] * x.ndim
+    shape[axis] = n
+    ar = xp.reshape(xp.arange(n, device=b.device) if b.device is not None else xp.arange(n), tuple(shape))
+    return xp.astype(idx == ar, x.dtype)

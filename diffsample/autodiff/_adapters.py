@@ -1,0 +1,97 @@
+"""One adapter per backend family for :class:`~diffsample.autodiff.primitive.Primitive`.
+
+* torch  -> a cached ``torch.autograd.Function`` (``setup_context`` style, so
+  ``torch.func.grad``/``vmap`` work; the VJP runs in differentiable torch ops, so
+  double backward works);
+* jax    -> a cached ``jax.custom_vjp`` with the static arguments closed over;
+* others -> the plain forward, recorded on the active tape of :func:`diffsample.vjp`.
+"""
+
+from __future__ import annotations
+
+import contextvars
+import functools
+from typing import Any
+
+from .._lib.namespace import Backend
+
+# The tape of the innermost diffsample.vjp on a framework-free backend.
+TAPE: contextvars.ContextVar[list | None] = contextvars.ContextVar("diffsample_tape", default=None)
+
+
+def _freeze(static: dict) -> tuple:
+    try:
+        key = tuple(sorted(static.items()))
+        hash(key)
+    except TypeError as e:
+        raise TypeError(f"static (keyword) arguments of a primitive must be hashable; got {static!r}") from e
+    return key
+
+
+# ----------------------------------------------------------------------------- torch
+@functools.lru_cache(maxsize=None)
+def _torch_function(prim: Any) -> Any:
+    import torch
+
+    class _Fn(torch.autograd.Function):
+        generate_vmap_rule = True
+
+        @staticmethod
+        def forward(b, out_dtype, static_key, *arrays):  # type: ignore[override]
+            return prim._forward(b, arrays, out_dtype, dict(static_key))
+
+        @staticmethod
+        def setup_context(ctx, inputs, output):  # type: ignore[override]
+            b, _, static_key, *arrays = inputs
+            ctx.b = b
+            ctx.static = dict(static_key)
+            ctx.save_for_backward(*arrays, output)
+
+        @staticmethod
+        def backward(ctx, g):  # type: ignore[override]
+            *arrays, out = ctx.saved_tensors
+            grads = prim._backward(ctx.b, arrays, out, g, ctx.static, ctx.needs_input_grad[3:])
+            return (None, None, None, *grads)
+
+    _Fn.__name__ = _Fn.__qualname__ = f"diffsample_{prim.name.replace('.', '_')}"
+    return _Fn
+
+
+# ------------------------------------------------------------------------------- jax
+@functools.lru_cache(maxsize=1024)
+def _jax_function(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> Any:
+    import jax
+
+    static = dict(static_key)
+
+    @jax.custom_vjp
+    def f(*arrays):
+        return prim._forward(b, arrays, out_dtype, static)
+
+    def f_fwd(*arrays):
+        out = prim._forward(b, arrays, out_dtype, static)
+        return out, (arrays, out)
+
+    def f_bwd(res, g):
+        arrays, out = res
+        grads = prim._backward(b, arrays, out, g, static)
+        return tuple(b.xp.zeros_like(a) if gi is None else gi for a, gi in zip(arrays, grads))
+
+    f.defvjp(f_fwd, f_bwd)
+    return f
+
+
+def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, static: dict) -> Any:
+    """Run ``prim`` on ``arrays`` with the adapter of backend ``b``."""
+    if b.kind == "torch":
+        return _torch_function(prim).apply(b, out_dtype, _freeze(static), *arrays)
+    if b.kind == "jax":
+        jb = Backend(b.kind, b.xp, None)  # tracers have no device; keep the cache key stable
+        return _jax_function(prim, jb, out_dtype, _freeze(static))(*arrays)
+    out = prim._forward(b, arrays, out_dtype, static)
+    tape = TAPE.get()
+    if tape is not None:
+        # Record the caller's own objects (identity is how the tape links operations).
+        tape.append((prim, b, args, arrays, out, static))
+    return out
+

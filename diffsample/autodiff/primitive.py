@@ -1,0 +1,183 @@
+"""The one mechanism for hand-written gradients.
+
+A :class:`Primitive` is a forward written in array-API operations plus a
+vector-Jacobian product (VJP) written in array-API operations.  The backend
+adapters in this package turn it into a ``torch.autograd.Function``, a
+``jax.custom_vjp`` or, for NumPy, CuPy and every other namespace, a plain call
+that is recorded for :func:`diffsample.vjp`.
+
+Everything that differs between backends lives in the adapters; everything that is
+the same (scalar promotion, compute dtype, un-broadcasting and casting cotangents)
+lives here, once.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Callable, Sequence
+
+from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_dtype, kind_of
+
+__all__ = ["Primitive", "primitive", "registered_primitives"]
+
+_REGISTRY: dict[str, "Primitive"] = {}
+
+
+def _sum_to_shape(xp: Any, g: Any, shape: tuple[int, ...]) -> Any:
+    """Reduce a broadcast cotangent ``g`` back to ``shape``."""
+    gshape = tuple(g.shape)
+    if gshape == tuple(shape):
+        return g
+    lead = len(gshape) - len(shape)
+    if lead > 0:
+        g = xp.sum(g, axis=tuple(range(lead)))
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape)) if n == 1 and m != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return g
+
+
+class Primitive:
+    """A differentiable operation: array-API forward plus hand-written VJP.
+
+    Create one with :func:`primitive`; see there for the calling convention.
+    """
+
+    def __init__(self, fwd: Callable[..., Any], *, name: str | None = None, nondiff: Sequence[int] = ()):
+        self.fwd = fwd
+        self.bwd: Callable[..., Any] | None = None
+        self._bwd_needs = False
+        self.name = name or getattr(fwd, "__qualname__", repr(fwd))
+        self.nondiff = frozenset(nondiff)
+        self.__doc__ = fwd.__doc__
+        self.__wrapped__ = fwd
+        self.examples: list[Callable[[Any], tuple]] = []
+
+    def __repr__(self) -> str:
+        return f"<diffsample primitive {self.name}>"
+
+    def defvjp(self, bwd: Callable[..., Any]) -> Callable[..., Any]:
+        """Attach the VJP ``bwd(xp, inputs, out, g, **static) -> cotangents``."""
+        self.bwd = bwd
+        import inspect
+
+        self._bwd_needs = "needs" in inspect.signature(bwd).parameters
+        return bwd
+
+    def example(self, make: Callable[[Any], tuple]) -> Callable[[Any], tuple]:
+        """Register ``make(rng) -> (args, static)``: inputs used by the self-check.
+
+        ``rng`` is a ``numpy.random.Generator``; ``args`` are NumPy float64 arrays
+        or Python scalars, ``static`` a dict of keyword arguments.
+        """
+        self.examples.append(make)
+        return make
+
+    # -- shared by every adapter ------------------------------------------------
+    def _out_dtype(self, b: Backend, args: Sequence[Any]) -> Any:
+        diff = [a for i, a in enumerate(args) if i not in self.nondiff]
+        if any(kind_of(a) is not None for a in diff):
+            return float_dtype(b, *diff)
+        return float_dtype(b, *args)
+
+    def _forward(self, b: Backend, arrays: Sequence[Any], out_dtype: Any, static: dict) -> Any:
+        xp = b.xp
+        cdt = compute_dtype(b, out_dtype)
+        cargs = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
+        out = self.fwd(xp, *cargs, **static)
+        return out if out.dtype == out_dtype else xp.astype(out, out_dtype)
+
+    def _backward(
+        self, b: Backend, arrays: Sequence[Any], out: Any, g: Any, static: dict, needs: Sequence[bool] | None = None
+    ) -> tuple:
+        if self.bwd is None:
+            raise NotImplementedError(f"primitive {self.name} has no VJP; attach one with @{self.name}.defvjp")
+        xp = b.xp
+        cdt = compute_dtype(b, out.dtype)
+        cargs = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
+        cout = out if out.dtype == cdt else xp.astype(out, cdt)
+        cg = g if g.dtype == cdt else xp.astype(g, cdt)
+        if self._bwd_needs:
+            if needs is None:
+                needs = [True] * len(arrays)
+            needs = tuple(bool(n) and i not in self.nondiff for i, n in enumerate(needs))
+            grads = self.bwd(xp, tuple(cargs), cout, cg, needs=needs, **static)
+        else:
+            grads = self.bwd(xp, tuple(cargs), cout, cg, **static)
+        if not isinstance(grads, (tuple, list)) or len(grads) != len(arrays):
+            raise TypeError(
+                f"VJP of primitive {self.name} must return one cotangent (or None) per input, "
+                f"{len(arrays)} in all; got {grads!r:.80}"
+            )
+        result = []
+        for i, (a, gi) in enumerate(zip(arrays, grads)):
+            if gi is None or i in self.nondiff:
+                result.append(None)
+                continue
+            gi = _sum_to_shape(xp, gi, tuple(a.shape))
+            if tuple(gi.shape) != tuple(a.shape):  # e.g. a scalar VJP for an array input
+                gi = xp.broadcast_to(gi, tuple(a.shape))
+            result.append(gi if gi.dtype == a.dtype else xp.astype(gi, a.dtype))
+        return tuple(result)
+
+    def __call__(self, *args: Any, **static: Any) -> Any:
+        b = backend_of(*args)
+        out_dtype = self._out_dtype(b, args)
+        arrays = tuple(asarray(b, a, out_dtype) for a in args)
+        from . import _adapters
+
+        return _adapters.call(self, b, args, arrays, out_dtype, static)
+
+
+def primitive(fwd: Callable[..., Any] | None = None, *, name: str | None = None, nondiff: Sequence[int] = ()):
+    """Declare a differentiable operation with a hand-written VJP, on every backend.
+
+    The forward ``fwd(xp, *arrays, **static)`` receives the array-API namespace and
+    its positional inputs as arrays of one floating dtype (Python scalars are turned
+    into arrays; float16/bfloat16 are computed in float32), and returns one array.
+    Keyword arguments are static (hashable, never differentiated).  Attach the VJP
+    with ``@prim.defvjp``: ``bwd(xp, inputs, out, g, **static)`` returns one cotangent
+    per positional input (``None`` for no gradient).  A VJP that declares a keyword
+    ``needs`` gets a tuple of booleans saying which cotangents are wanted, and may
+    return ``None`` for the others.  Cotangents may keep the
+    broadcast shape of ``out``; they are summed back to each input's shape.
+
+    On torch the primitive becomes a ``torch.autograd.Function`` (double backward
+    works when the VJP is itself differentiable); on JAX a ``jax.custom_vjp``; on
+    NumPy, CuPy and other namespaces calls are recorded for :func:`diffsample.vjp`.
+
+    Parameters
+    ----------
+    fwd : callable
+        The forward.
+    name : str, optional
+        Registry name (default: the function's qualified name).
+    nondiff : sequence of int
+        Positions of inputs that never get a gradient (for example noise).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import diffsample as ds
+    >>> @ds.primitive(name="example.cube")
+    ... def cube(xp, x):
+    ...     return x * x * x
+    >>> @cube.defvjp
+    ... def _(xp, inputs, out, g):
+    ...     (x,) = inputs
+    ...     return (3 * x * x * g,)
+    >>> y, pullback = ds.vjp(cube, np.array([1.0, 2.0]))
+    >>> pullback(np.ones(2))
+    (array([ 3., 12.]),)
+    """
+
+    def wrap(f: Callable[..., Any]) -> Primitive:
+        p = Primitive(f, name=name, nondiff=nondiff)
+        _REGISTRY[p.name] = p
+        return p
+
+    return wrap(fwd) if fwd is not None else wrap
+
+
+def registered_primitives() -> dict[str, Primitive]:
+    """All primitives declared so far, by name (the library's and the user's)."""
+    return dict(_REGISTRY)

@@ -1,0 +1,280 @@
+"""Base noise: uniform, standard normal and standard Gumbel draws, native or portable.
+
+*Native* streams (the default) draw with the backend's own fast generator, on the
+parameters' device: NumPy's Philox ``Generator``, a ``torch.Generator``,
+``jax.random``, CuPy's ``RandomState``.  The same key on the same backend and device
+gives the same numbers.
+
+*Portable* streams (``with ds.random.stream("portable"):``) compute Threefry-2x32 in
+array-API integer operations: the same bits on every backend and device, equal to
+``jax.random.bits`` for the same key; uniforms then agree exactly across backends.
+Namespaces without a native generator (array_api_strict, dask, ...) always use it.
+
+Noise is computed in float32 or float64 (float32 for narrower requests) and every
+uniform lies strictly inside (0, 1), so ``log(u)`` and ``log(1 - u)`` are finite.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import contextvars
+from typing import Any, Iterator
+
+from .._lib.namespace import Backend, backend_of, compute_dtype, default_float
+from .keys import Source, _words_array, resolve_source
+
+__all__ = ["stream", "current_stream", "draw", "uniform", "normal", "gumbel", "bits"]
+
+_STREAM: contextvars.ContextVar[str] = contextvars.ContextVar("diffsample_stream", default="native")
+_KINDS = ("uniform", "normal", "gumbel")
+
+
+@contextlib.contextmanager
+def stream(mode: str) -> Iterator[None]:
+    """Choose the noise stream for the samplers called inside the ``with`` block.
+
+    Parameters
+    ----------
+    mode : {"native", "portable"}
+        ``"native"``: the backend's own generator (fast; the default).
+        ``"portable"``: Threefry-2x32 in array-API ops, identical on every backend.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import diffsample as ds
+    >>> with ds.random.stream("portable"):
+    ...     u = ds.random.uniform(ds.random.key(0), (3,))
+    >>> bool(np.all((u > 0) & (u < 1)))
+    True
+    """
+    if mode not in ("native", "portable"):
+        raise ValueError(f"mode must be 'native' or 'portable', got {mode!r}")
+    token = _STREAM.set(mode)
+    try:
+        yield
+    finally:
+        _STREAM.reset(token)
+
+
+def current_stream() -> str:
+    """The stream in force: ``"native"`` or ``"portable"``."""
+    return _STREAM.get()
+
+
+def _key_words(src: Source) -> tuple[int, int]:
+    k = src.value
+    try:
+        if src.owner == "torch":
+            hi, lo = (int(v) for v in k.tolist())
+        else:
+            hi, lo = int(k[0]), int(k[1])
+    except Exception as e:  # e.g. a traced JAX key used with non-JAX arrays
+        raise TypeError(
+            f"this key ({type(k).__module__}.{type(k).__name__}) cannot be read as integers here: {e}"
+        ) from None
+    return hi & 0xFFFFFFFF, lo & 0xFFFFFFFF
+
+
+def _key_in(b: Backend, src: Source) -> Any:
+    """The key as an array of backend ``b`` (traced JAX keys stay traced)."""
+    if src.owner == b.kind:
+        return src.value
+    return _words_array(b, list(_key_words(src)))
+
+
+def _seed64(src: Source) -> int:
+    hi, lo = _key_words(src)
+    return (hi << 32) | lo
+
+
+def _clip_open(xp: Any, u: Any, dtype: Any) -> Any:
+    """Clamp uniforms into the open interval (0, 1)."""
+    fi = xp.finfo(dtype)
+    return xp.clip(u, float(fi.smallest_normal), 1.0 - float(fi.eps) / 2)
+
+
+# ------------------------------------------------------------------ native streams
+def _native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
+    xp = b.xp
+    if src.kind == "generator" and src.owner != b.kind:
+        raise TypeError(f"a {src.owner} generator cannot draw noise for {b.kind} arrays; pass a key instead")
+    if b.kind == "numpy":
+        import numpy as np
+
+        rng = src.value if src.kind == "generator" else np.random.Generator(np.random.Philox(key=_seed64(src)))
+        if what == "normal":
+            return rng.standard_normal(shape, dtype=dt)
+        if what == "uniform":
+            return _clip_open(xp, rng.random(shape, dtype=dt), dt)
+        e = rng.standard_exponential(shape, dtype=dt)
+        np.maximum(e, np.finfo(dt).smallest_normal, out=e)
+        np.log(e, out=e)
+        return np.negative(e, out=e)
+    if b.kind == "torch":
+        import torch
+
+        if src.kind == "generator":
+            g = src.value
+        else:
+            g = torch.Generator(device=b.device)
+            g.manual_seed(_seed64(src))
+        if what == "normal":
+            return torch.randn(shape, generator=g, dtype=dt, device=b.device)
+        if what == "uniform":
+            return _clip_open(xp, torch.rand(shape, generator=g, dtype=dt, device=b.device), dt)
+        e = torch.empty(shape, dtype=dt, device=b.device).exponential_(generator=g)
+        return e.clamp_min_(torch.finfo(dt).tiny).log_().neg_()
+    if b.kind == "jax":
+        import jax
+
+        k = src.value if src.kind == "generator" else _key_in(b, src)
+        if what == "normal":
+            return jax.random.normal(k, shape, dt)
+        if what == "uniform":
+            return _clip_open(xp, jax.random.uniform(k, shape, dt, minval=float(xp.finfo(dt).smallest_normal)), dt)
+        return jax.random.gumbel(k, shape, dt)
+    if b.kind == "cupy":
+        import cupy
+
+        rs = src.value if src.kind == "generator" else cupy.random.RandomState(_seed64(src))
+        if what == "normal":
+            return rs.standard_normal(shape, dtype=dt)
+        u = _clip_open(xp, rs.random_sample(shape, dtype=dt), dt)
+        return u if what == "uniform" else -xp.log(-xp.log(u))
+    return None  # no native generator: the portable stream is used
+
+
+# ---------------------------------------------------------------- portable stream
+def _portable(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
+    from . import threefry
+
+    if src.kind == "generator":
+        raise TypeError("the portable stream needs a key (ds.random.key(seed)), not a generator")
+    xp = b.xp
+    k = _key_in(b, src)
+    if dt == xp.float64:
+        hi, lo = threefry.random_bits(xp, k, shape, device=b.device, width=64)
+        u = threefry.uniform_from_bits(xp, hi, lo, dtype=dt)
+    else:
+        u = threefry.uniform_from_bits(xp, threefry.random_bits(xp, k, shape, device=b.device), dtype=dt)
+    if what == "uniform":
+        return u
+    if what == "normal":
+        from .._lib.special import ndtri
+
+        return ndtri(u)
+    return -xp.log(-xp.log(u))
+
+
+def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
+    """Draw base noise of kind ``what`` for backend ``b`` (the samplers' entry point).
+
+    ``dtype`` is widened to float32 when narrower; the result has that compute dtype.
+    """
+    if what not in _KINDS:
+        raise ValueError(f"unknown noise kind {what!r}")
+    src = resolve_source(key)
+    shape = tuple(int(s) for s in shape)
+    dt = compute_dtype(b, dtype)
+    if _STREAM.get() == "native" or src.kind == "generator":
+        out = _native(b, src, what, shape, dt)
+        if out is not None:
+            return out
+    return _portable(b, src, what, shape, dt)
+
+
+def _public(what: str, key: Any, shape: Any, dtype: Any, like: Any) -> Any:
+    b = backend_of(like) if like is not None else _backend_for_source(key)
+    if dtype is None:
+        lk = getattr(like, "dtype", None)
+        dtype = lk if lk is not None and b.xp.isdtype(lk, "real floating") else default_float(b)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return draw(what, key, shape, b, dtype)
+
+
+def _backend_for_source(key: Any) -> Backend:
+    src = resolve_source(key)
+    if src.kind == "key":
+        return backend_of(src.value)
+    return backend_of() if src.owner == "numpy" else _generator_backend(src)
+
+
+def _generator_backend(src: Source) -> Backend:
+    if src.owner == "torch":
+        import torch
+
+        return backend_of(torch.empty(0, device=src.value.device))
+    import cupy
+
+    return backend_of(cupy.empty(0))
+
+
+def uniform(key: Any, shape: Any = (), dtype: Any = None, *, like: Any = None) -> Any:
+    """Uniform draws strictly inside (0, 1).
+
+    Parameters
+    ----------
+    key : key array, int or generator
+        Source of noise (see :func:`diffsample.random.key`).
+    shape : int or tuple of int
+        Output shape.
+    dtype : dtype, optional
+        float32 or float64 (narrower types draw in float32); default: the dtype of
+        ``like`` if it is floating, else the namespace's default floating dtype.
+    like : array, optional
+        Draw in this array's library and device (default: the key's).
+
+    Examples
+    --------
+    >>> import diffsample as ds
+    >>> ds.random.uniform(ds.random.key(1), (2,)).shape
+    (2,)
+    """
+    return _public("uniform", key, shape, dtype, like)
+
+
+def normal(key: Any, shape: Any = (), dtype: Any = None, *, like: Any = None) -> Any:
+    """Standard normal draws (see :func:`uniform` for the parameters).
+
+    Examples
+    --------
+    >>> import diffsample as ds
+    >>> ds.random.normal(ds.random.key(1), (2, 3)).shape
+    (2, 3)
+    """
+    return _public("normal", key, shape, dtype, like)
+
+
+def gumbel(key: Any, shape: Any = (), dtype: Any = None, *, like: Any = None) -> Any:
+    """Standard Gumbel draws, always finite (see :func:`uniform` for the parameters).
+
+    Examples
+    --------
+    >>> import diffsample as ds
+    >>> ds.random.gumbel(ds.random.key(1), 4).shape
+    (4,)
+    """
+    return _public("gumbel", key, shape, dtype, like)
+
+
+def bits(key: Any, shape: Any = (), *, like: Any = None) -> Any:
+    """Portable random 32-bit words, equal to ``jax.random.bits(key, shape)``.
+
+    On torch, which has no 32-bit unsigned arithmetic, the words are int64 values
+    in ``[0, 2**32)``.
+
+    Examples
+    --------
+    >>> import diffsample as ds
+    >>> ds.random.bits(ds.random.key(0), (2,)).dtype
+    dtype('uint32')
+    """
+    from . import threefry
+
+    src = resolve_source(key)
+    if src.kind != "key":
+        raise TypeError("bits needs a key (ds.random.key(seed)), not a generator")
+    b = backend_of(like) if like is not None else backend_of(src.value)
+    shape = (shape,) if isinstance(shape, int) else tuple(shape)
+    return threefry.random_bits(b.xp, _key_in(b, src), shape, device=b.device)

@@ -1,0 +1,122 @@
+"""Gumbel-Softmax (Concrete) relaxation of a categorical draw, with straight-through."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any
+
+from .._lib.namespace import backend_of, float_dtype, is_concrete, kind_of
+from .._lib.ops import one_hot_argmax, softmax, softmax_vjp
+from .._lib.validate import check_positive
+from ..autodiff import primitive
+from ..random.streams import draw
+
+__all__ = ["gumbel_softmax"]
+
+
+@primitive(name="relax.gumbel_softmax", nondiff=(1,))
+def _gumbel_softmax(xp: Any, logits: Any, gumbels: Any, tau: Any, *, axis: int, hard: bool) -> Any:
+    z = (logits + gumbels) / tau
+    return one_hot_argmax(z, axis) if hard else softmax(z, axis)
+
+
+@_gumbel_softmax.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, *, axis: int, hard: bool) -> tuple:
+    logits, gumbels, tau = inputs
+    z = (logits + gumbels) / tau
+    y = softmax(z, axis) if hard else out  # straight-through: the soft sample's gradient
+    gz = softmax_vjp(y, g, axis)
+    d_logits = gz / tau if needs[0] else None
+    d_tau = None
+    if needs[2]:
+        # dz/dtau = -z/tau.  Classes with probability 0 (logit -inf) contribute 0; the
+        # row maximum is subtracted (sum(gz) == 0 along the axis) to keep it small.
+        zmax = xp.max(z, axis=axis, keepdims=True)
+        zc = xp.where(y > 0, z - zmax, xp.zeros_like(z))
+        d_tau = -(gz * zc) / tau
+    return d_logits, None, d_tau
+
+
+@_gumbel_softmax.example
+def _(rng: Any) -> tuple:
+    return (rng.normal(size=(4, 5)), rng.gumbel(size=(4, 5)), rng.uniform(0.5, 2.0, size=(4, 1))), {"axis": 1, "hard": False}
+
+
+def _check_logits(b: Any, logits: Any, axis: int) -> None:
+    if not is_concrete(logits):
+        return
+    xp = b.xp
+    if bool(xp.any(xp.isnan(logits))):
+        raise ValueError("logits must not contain NaN")
+    if bool(xp.any(logits == float("inf"))):
+        raise ValueError("logits must not contain +inf")
+    if logits.shape[axis] == 0:
+        raise ValueError(f"logits has no categories along axis {axis} (shape {tuple(logits.shape)})")
+    if bool(xp.any(xp.all(logits == float("-inf"), axis=axis))):
+        raise ValueError("logits has a row whose entries are all -inf: no category can be drawn")
+
+
+def gumbel_softmax(
+    logits: Any, key: Any, tau: Any = 1.0, hard: bool = False, axis: int = -1, *, validate_args: bool = True
+) -> Any:
+    """Draw a relaxed one-hot sample ``softmax((logits + g) / tau)``, ``g ~ Gumbel(0, 1)``.
+
+    The Gumbel-Softmax (Concrete) reparameterization of a categorical draw: as
+    ``tau -> 0`` the sample approaches ``one_hot(argmax(logits + g))``, which is an
+    exact draw from ``Categorical(softmax(logits))``.  Gradients flow to ``logits``
+    and, if it is an array, to ``tau``.
+
+    Parameters
+    ----------
+    logits : array
+        Unnormalized log-probabilities; categories along ``axis``.  ``-inf`` is allowed
+        (that category has probability 0, is never drawn and gets gradient 0); NaN,
+        ``+inf`` and rows that are all ``-inf`` raise ``ValueError``.
+    key : key array, int or generator
+        Source of the Gumbel noise.
+    tau : float or array
+        Temperature, > 0 (broadcast against ``logits``).  Tiny values (1e-8) stay
+        finite and give one-hot rows.
+    hard : bool
+        If True the forward value is the exact one-hot ``one_hot(argmax)``, and the
+        gradient is that of the soft sample (straight-through).
+    axis : int
+        The category axis.
+    validate_args : bool
+        Check the inputs (skipped automatically under tracing).
+
+    Returns
+    -------
+    array
+        Same shape, namespace, device and floating dtype as ``logits``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> import diffsample as ds
+    >>> logits = np.log(np.array([[0.2, 0.3, 0.5]]))
+    >>> y = ds.gumbel_softmax(logits, ds.random.key(0), tau=0.5)
+    >>> y.shape, bool(np.isclose(y.sum(), 1.0))
+    ((1, 3), True)
+    >>> ds.gumbel_softmax(logits, ds.random.key(0), tau=0.5, hard=True).sum()
+    np.float64(1.0)
+    """
+    if kind_of(logits) is None:
+        raise TypeError(f"logits must be an array, got {type(logits).__name__}")
+    if not isinstance(hard, bool):
+        raise TypeError(f"hard must be a bool, got {hard!r}")
+    b = backend_of(logits, tau)
+    ndim = logits.ndim
+    try:
+        axis = operator.index(axis)
+    except TypeError:
+        raise TypeError(f"axis must be an int, got {axis!r}") from None
+    if ndim == 0 or not -ndim <= axis < ndim:
+        raise ValueError(f"axis {axis} is out of range for logits of shape {tuple(logits.shape)}")
+    axis %= ndim
+    if validate_args:
+        check_positive(b, "tau", tau)
+        _check_logits(b, logits, axis)
+    dtype = float_dtype(b, logits, tau)
+    gumbels = draw("gumbel", key, tuple(logits.shape), b, dtype)
+    return _gumbel_softmax(logits, gumbels, tau, axis=axis, hard=hard)

@@ -1,0 +1,253 @@
+"""Normal: the conformance suite (runs on every backend of the session)."""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytest
+import scipy.stats
+
+import diffsample as ds
+from diffsample.distributions import normal as normal_mod
+from diffsample.testing import check_primitive
+
+# Every statistical test below uses a fixed key and the threshold p > 1e-3: under the
+# null hypothesis a p-value is uniform on (0, 1), so a correct sampler fails a given
+# test for at most 1e-3 of keys (the false-failure rate).
+ALPHA = 1e-3
+
+NORMAL_PRIMS = [
+    normal_mod._rsample,
+    normal_mod._log_prob,
+    normal_mod._cdf,
+    normal_mod._log_cdf,
+    normal_mod._icdf,
+    normal_mod._entropy,
+    normal_mod._mean,
+    normal_mod._variance,
+]
+
+TOL = {"float32": dict(rtol=2e-5, atol=1e-6), "float64": dict(rtol=1e-12, atol=1e-13)}
+
+
+def test_rsample_shape_dtype_namespace(be, dtype):
+    loc = be.asarray([0.0, 1.0, -2.0], dtype)
+    x = ds.Normal(loc, 2.0).rsample(ds.random.key(0), (4,))
+    assert tuple(x.shape) == (4, 3)
+    assert x.dtype == be.dtype(dtype)
+    assert type(x) is type(loc)
+    assert np.all(np.isfinite(be.to_numpy(x)))
+
+
+def test_batch_broadcasting(be):
+    d = ds.Normal(be.asarray(np.zeros((3, 1))), be.asarray(np.ones(4)))
+    assert d.batch_shape == (3, 4)
+    assert tuple(d.rsample(1, (2,)).shape) == (2, 3, 4)
+    assert tuple(d.entropy().shape) == (3, 4)
+    assert tuple(d.mean.shape) == (3, 4) and tuple(d.variance.shape) == (3, 4)
+
+
+def test_same_key_same_numbers(be):
+    d = ds.Normal(be.asarray(np.zeros(5)), 1.0)
+    a, b = d.rsample(ds.random.key(7), (3,)), d.rsample(ds.random.key(7), (3,))
+    c = d.rsample(ds.random.key(8), (3,))
+    assert np.array_equal(be.to_numpy(a), be.to_numpy(b))
+    assert not np.array_equal(be.to_numpy(a), be.to_numpy(c))
+
+
+@pytest.mark.parametrize("stream", ["native", "portable"])
+def test_ks(be, dtype, stream):
+    loc, scale = 1.5, 0.5
+    with ds.random.stream(stream):
+        x = ds.Normal(be.asarray(loc, dtype), be.asarray(scale, dtype)).sample(ds.random.key(3), (4000,))
+    p = scipy.stats.kstest(be.to_numpy(x).astype(np.float64), "norm", args=(loc, scale)).pvalue
+    assert p > ALPHA
+
+
+def test_methods_against_scipy(be, dtype):
+    # References: scipy.stats.norm in float64 (its cdf/logcdf use Cephes ndtr/log_ndtr).
+    loc = np.array([0.0, 1.0, -3.0, 2.0])
+    scale = np.array([1.0, 0.5, 2.0, 3.0])
+    x = np.array([0.3, -4.0, -30.0, 9.0])
+    p = np.array([0.5, 1e-6, 0.999, 0.25])
+    ref = scipy.stats.norm(loc, scale)
+    d = ds.Normal(be.asarray(loc, dtype), be.asarray(scale, dtype))
+    xs, ps = be.asarray(x, dtype), be.asarray(p, dtype)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(be.to_numpy(d.log_prob(xs)), ref.logpdf(x), **tol)
+    np.testing.assert_allclose(be.to_numpy(d.cdf(xs)), ref.cdf(x), rtol=tol["rtol"] * 10, atol=tol["atol"])
+    np.testing.assert_allclose(be.to_numpy(d.log_cdf(xs)), ref.logcdf(x), rtol=tol["rtol"] * 10, atol=tol["atol"])
+    np.testing.assert_allclose(be.to_numpy(d.icdf(ps)), ref.ppf(p), rtol=tol["rtol"] * 10, atol=tol["atol"] * 10)
+    np.testing.assert_allclose(be.to_numpy(d.entropy()), ref.entropy(), **tol)
+    np.testing.assert_allclose(be.to_numpy(d.mean), loc, **tol)
+    np.testing.assert_allclose(be.to_numpy(d.variance), scale**2, **tol)
+    np.testing.assert_allclose(be.to_numpy(d.stddev), scale, **tol)
+
+
+@pytest.mark.parametrize("prim", NORMAL_PRIMS, ids=lambda p: p.name)
+def test_vjp_against_finite_differences(be, prim):
+    check_primitive(prim, lambda a: be.asarray(a, "float64"), rtol=1e-6)
+
+
+def test_rsample_vjp_values(be, dtype):
+    """d/dloc sum(x) = n and d/dscale sum(x) = sum(eps), by every backend's route."""
+    key = ds.random.key(11)
+    loc, scale = be.asarray([0.5, -1.0], dtype), be.asarray([2.0, 0.5], dtype)
+    x, pullback = ds.vjp(lambda m, s: ds.Normal(m, s).rsample(key, (50,)), loc, scale)
+    g_loc, g_scale = pullback(be.xp.ones_like(x))
+    eps = (be.to_numpy(x) - be.to_numpy(loc)) / be.to_numpy(scale)
+    np.testing.assert_allclose(be.to_numpy(g_loc), [50.0, 50.0])
+    np.testing.assert_allclose(be.to_numpy(g_scale), eps.sum(0), rtol=1e-4 if dtype == "float32" else 1e-12)
+
+
+def test_validation(be):
+    ok = be.asarray([1.0, 2.0], "float64")
+    for bad, what in [(0.0, "0.0"), (-1.0, "-1.0"), (float("nan"), "nan"), (float("inf"), "inf")]:
+        with pytest.raises(ValueError, match=rf"scale.*{what}"):
+            ds.Normal(ok, be.asarray([1.0, bad], "float64"))
+        with pytest.raises(ValueError, match="scale"):
+            ds.Normal(ok, bad)
+    with pytest.raises(ValueError, match=r"loc.*nan"):
+        ds.Normal(be.asarray([float("nan"), 0.0], "float64"), 1.0)
+    with pytest.raises(ValueError, match=r"loc \(3,\).*scale \(2,\)"):
+        ds.Normal(be.asarray(np.zeros(3)), ok)
+    with pytest.raises(ValueError, match="sample_shape"):
+        ds.Normal(ok, ok).rsample(0, (-1,))
+    with pytest.raises(TypeError, match="key"):
+        ds.Normal(ok, ok).rsample(None)
+    with pytest.raises(ValueError, match="shape"):
+        ds.Normal(ok, ok).rsample(be.asarray(np.zeros(3), "float64"))
+    # Nothing was lost: the same object still works after the errors.
+    assert np.all(np.isfinite(be.to_numpy(ds.Normal(ok, ok).rsample(0, (2,)))))
+
+
+@pytest.mark.parametrize("low", ["float16", "bfloat16"])
+def test_low_precision(be, low):
+    loc = be.asarray([0.0, 100.0, -3.0], low)
+    scale = be.asarray([1.0, 30.0, 1e-3], low)
+    d = ds.Normal(loc, scale)
+    x = d.rsample(ds.random.key(0), (1000,))
+    assert x.dtype == be.dtype(low)
+    xs = be.to_numpy(be.xp.astype(x, be.xp.float32))
+    assert np.all(np.isfinite(xs))
+    np.testing.assert_allclose(xs.mean(0), [0.0, 100.0, -3.0], atol=3.0)
+    assert np.all(np.isfinite(be.to_numpy(be.xp.astype(d.log_prob(x), be.xp.float32))))
+
+
+# --------------------------------------------------------------- framework checks
+def _framework_grads(be, fn_ds, fn_plain, *args):
+    """Gradients of sum(fn(*args) * w) by our primitive and by plain framework autodiff."""
+    if be.kind == "torch":
+        import torch
+
+        outs = []
+        for fn in (fn_ds, fn_plain):
+            ts = [a.detach().clone().requires_grad_(True) for a in args]
+            y = fn(*ts)
+            w = torch.linspace(0.5, 1.5, y.numel(), dtype=y.dtype, device=y.device).reshape(y.shape)
+            outs.append(torch.autograd.grad((y * w).sum(), ts, allow_unused=True, materialize_grads=True))
+        return outs
+    if be.kind == "jax":
+        import jax
+        import jax.numpy as jnp
+
+        outs = []
+        for fn in (fn_ds, fn_plain):
+
+            def loss(*a, fn=fn):
+                y = fn(*a)
+                return jnp.sum(y * jnp.linspace(0.5, 1.5, y.size, dtype=y.dtype).reshape(y.shape))
+
+            outs.append(jax.grad(loss, argnums=tuple(range(len(args))))(*args))
+        return outs
+    pytest.skip("no framework autodiff on this backend")
+
+
+def test_grads_match_framework_autodiff(be):
+    x = be.asarray([0.3, -2.0, 1.0], "float64")
+    loc = be.asarray([0.1, 0.2, -0.5], "float64")
+    scale = be.asarray([1.0, 0.7, 2.0], "float64")
+    p = be.asarray([0.2, 0.6, 0.9], "float64")
+    xp = be.xp
+    if be.kind == "torch":
+        import torch
+
+        special_ndtr, special_ndtri = torch.special.ndtr, torch.special.ndtri
+    elif be.kind == "jax":
+        import jax.scipy.special as jss
+
+        special_ndtr, special_ndtri = jss.ndtr, jss.ndtri
+    else:
+        pytest.skip("no framework autodiff on this backend")
+    cases = [
+        (lambda l, s: ds.Normal(l, s).log_prob(x), lambda l, s: -0.5 * ((x - l) / s) ** 2 - xp.log(s) - 0.5 * math.log(2 * math.pi)),
+        (lambda l, s: ds.Normal(l, s).cdf(x), lambda l, s: special_ndtr((x - l) / s)),
+        (lambda l, s: ds.Normal(l, s).log_cdf(x), lambda l, s: xp.log(special_ndtr((x - l) / s))),
+        (lambda l, s: ds.Normal(l, s).icdf(p), lambda l, s: l + s * special_ndtri(p)),
+        (lambda l, s: ds.Normal(l, s).entropy(), lambda l, s: 0.5 + 0.5 * math.log(2 * math.pi) + xp.log(s) + 0 * l),
+    ]
+    for fn_ds, fn_plain in cases:
+        ours, theirs = _framework_grads(be, fn_ds, fn_plain, loc, scale)
+        for a, b in zip(ours, theirs):
+            np.testing.assert_allclose(be.to_numpy(a), be.to_numpy(b), rtol=1e-10, atol=1e-12)
+
+
+def test_registered_gradient_check(be):
+    """torch.autograd.gradcheck / gradgradcheck and jax check_grads through our VJPs."""
+    key = ds.random.key(5)
+    loc = be.asarray([0.1, 0.2, -0.5], "float64")
+    scale = be.asarray([1.0, 0.7, 2.0], "float64")
+
+    def f(l, s):
+        d = ds.Normal(l, s)
+        return d.log_prob(d.rsample(key, (4,)) * 0.5) + d.cdf(l * 0.3) + d.entropy()
+
+    if be.kind == "torch":
+        import torch
+
+        args = (loc.clone().requires_grad_(True), scale.clone().requires_grad_(True))
+        assert torch.autograd.gradcheck(f, args)
+        assert torch.autograd.gradgradcheck(lambda l, s: ds.Normal(l, s).rsample(key, (3,)) ** 2, args)
+        assert torch.autograd.gradgradcheck(lambda l, s: ds.Normal(l, s).log_prob(l * 0.3 + 1.0), args)
+    elif be.kind == "jax":
+        from jax.test_util import check_grads
+
+        # check_grads evaluates its finite differences on NumPy arrays, so the noise
+        # must be the same on both backends: the portable stream.
+        with ds.random.stream("portable"):
+            check_grads(f, (loc, scale), order=1, modes=["rev"])
+            check_grads(lambda l, s: ds.Normal(l, s).rsample(key, (3,)) ** 2, (loc, scale), order=2, modes=["rev"])
+    else:
+        pytest.skip("framework gradient checks are for torch and jax")
+
+
+def test_jax_transforms(be):
+    if be.kind != "jax":
+        pytest.skip("jax only")
+    import jax
+    import jax.numpy as jnp
+
+    def loss(key, m, s):
+        return jnp.mean(ds.Normal(m, s).rsample(key, (2000,)) ** 2)
+
+    g = jax.jit(jax.grad(loss, argnums=(1, 2)))(jnp.asarray(ds.random.key(0)), jnp.array([1.0]), jnp.array([2.0]))
+    # E[x^2] = m^2 + s^2: gradients 2m = 2 and 2s = 4, up to Monte-Carlo error.
+    np.testing.assert_allclose(np.asarray(g[0]), [2.0], atol=0.3)
+    np.testing.assert_allclose(np.asarray(g[1]), [4.0], atol=0.4)
+    keys = jax.random.split(jax.random.PRNGKey(1), 3)
+    x = jax.jit(jax.vmap(lambda k, m: ds.Normal(m, 1.0).rsample(k, (5,))))(keys, jnp.arange(3.0))
+    assert x.shape == (3, 5)
+    assert not np.allclose(np.asarray(x[0]), np.asarray(x[1]) - 1.0)  # different keys, different noise
+
+
+def test_torch_func(be):
+    if be.kind != "torch":
+        pytest.skip("torch only")
+    import torch
+
+    m = torch.tensor([0.5, -1.0], dtype=torch.float64)
+    g = torch.func.grad(lambda m: ds.Normal(m, 1.0).rsample(ds.random.key(0), (7,)).sum())(m)
+    np.testing.assert_allclose(g.numpy(), [7.0, 7.0])
+    x = torch.func.vmap(lambda m: ds.Normal(m, 1.0).rsample(0, (3,)), randomness="same")(torch.zeros(4, 2))
+    assert x.shape == (4, 3, 2)

@@ -1,0 +1,106 @@
+"""Keys and base noise on every backend."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import scipy.stats
+
+import diffsample as ds
+
+ALPHA = 1e-3  # fixed keys; a correct stream fails a KS test for at most 1e-3 of keys
+
+
+def test_key_equals_jax_prngkey():
+    for seed in (0, 1, 42, 2**40 + 7, -1, 2**64 - 1):
+        k = ds.random.key(seed)
+        assert k.dtype == np.uint32 and k.shape == (2,)
+        expect = [(seed % 2**64) >> 32, seed % 2**32]
+        np.testing.assert_array_equal(k, expect)
+
+
+@pytest.mark.parametrize("bad", [1.5, "3", True, None])
+def test_bad_seed_type(bad):
+    with pytest.raises(TypeError, match="seed"):
+        ds.random.key(bad)
+
+
+@pytest.mark.parametrize("bad", [2**64, -(2**63) - 1])
+def test_bad_seed_range(bad):
+    with pytest.raises(ValueError, match="seed"):
+        ds.random.key(bad)
+
+
+def test_split(be):
+    k = ds.random.key(5, like=be.asarray([0.0]))
+    ks = ds.random.split(k, 3)
+    assert tuple(ks.shape) == (3, 2)
+    rows = {tuple(int(v) for v in be.to_numpy(ks[i, :])) for i in range(3)}
+    assert len(rows) == 3
+    with pytest.raises(ValueError, match="num"):
+        ds.random.split(k, 0)
+
+
+@pytest.mark.parametrize("stream", ["native", "portable"])
+@pytest.mark.parametrize("what", ["uniform", "normal", "gumbel"])
+def test_noise(be, dtype, stream, what):
+    like = be.asarray([0.0], dtype)
+    with ds.random.stream(stream):
+        x = getattr(ds.random, what)(ds.random.key(13), (5000,), like=like)
+        again = getattr(ds.random, what)(ds.random.key(13), (5000,), like=like)
+    assert x.dtype == like.dtype and type(x) is type(like)
+    xn = be.to_numpy(x).astype(np.float64)
+    np.testing.assert_array_equal(xn, be.to_numpy(again))
+    assert np.all(np.isfinite(xn))
+    if what == "uniform":
+        assert np.all((xn > 0) & (xn < 1))
+    dist = {"uniform": "uniform", "normal": "norm", "gumbel": "gumbel_r"}[what]
+    assert scipy.stats.kstest(xn, dist).pvalue > ALPHA
+
+
+def test_native_generators_are_accepted(be):
+    like = be.asarray([0.0])
+    if be.kind == "numpy":
+        gen = np.random.default_rng(0)
+    elif be.kind == "torch":
+        import torch
+
+        gen = torch.Generator(device=like.device).manual_seed(0)
+    elif be.kind == "jax":
+        import jax
+
+        gen = jax.random.key(0)
+    else:
+        pytest.skip(f"{be.kind} has no native generator")
+    x = ds.Normal(like, 1.0).rsample(gen, (10,))
+    assert tuple(x.shape) == (10, 1)
+
+
+def test_int_seed_is_a_key(be):
+    d = ds.Normal(be.asarray([0.0, 0.0]), 1.0)
+    np.testing.assert_array_equal(be.to_numpy(d.rsample(3, (4,))), be.to_numpy(d.rsample(ds.random.key(3), (4,))))
+
+
+def test_generator_of_another_library_is_refused(be):
+    if be.kind == "numpy":
+        pytest.skip("needs a non-NumPy backend")
+    with pytest.raises(TypeError, match="generator"):
+        ds.Normal(be.asarray([0.0]), 1.0).rsample(np.random.default_rng(0))
+
+
+def test_bad_stream_name():
+    with pytest.raises(ValueError, match="mode"):
+        with ds.random.stream("fast"):
+            pass
+
+
+def test_uniform_clamped_strictly_inside():
+    # A generator that returns exact 0 and values next to 1 is clamped into (0, 1).
+    from diffsample._lib.namespace import numpy_backend
+    from diffsample.random.streams import _clip_open
+
+    xp = numpy_backend().xp
+    for dt in (np.float32, np.float64):
+        u = _clip_open(xp, np.array([0.0, 1.0, 0.5], dtype=dt), dt)
+        assert u.dtype == dt and np.all((u > 0) & (u < 1))
+        assert np.all(np.isfinite(-np.log(-np.log(u))))
