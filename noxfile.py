@@ -53,7 +53,9 @@ def _run_cell(session: nox.Session, cell: str) -> None:
         session.install("-r", f"backends/{reqs}.txt")
         session.install("--no-deps", "-e", ".")
     session.env["DIFFSAMPLE_BACKENDS"] = backends
-    session.run("python", "-m", "pytest", "-m", marker, *session.posargs)
+    # The docstring examples run once, in the NumPy cell (they use NumPy arrays).
+    paths = ["--doctest-modules", "diffsample", "tests"] if cell == "numpy" else []
+    session.run("python", "-m", "pytest", "-m", marker, *paths, *session.posargs)
 
 
 def _make(cell: str) -> None:

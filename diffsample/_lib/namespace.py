@@ -37,6 +37,8 @@ _MODULE_KINDS = {
     "dask": "dask",
 }
 
+_NOT_ARRAYS = frozenset({int, float, bool, complex, type(None), str, tuple, list, dict})
+
 # type -> (kind, namespace); filled lazily, one entry per array type seen.
 _TYPE_CACHE: dict[type, tuple[str, Any]] = {}
 
@@ -71,7 +73,7 @@ def kind_of(x: Any) -> str | None:
     hit = _TYPE_CACHE.get(t)
     if hit is not None:
         return hit[0]
-    if _is_python_scalar(x) or x is None:
+    if t in _NOT_ARRAYS or _is_python_scalar(x):
         return None
     root = t.__module__.split(".", 1)[0]
     kind = _MODULE_KINDS.get(root)
@@ -93,6 +95,10 @@ def is_array(x: Any) -> bool:
 
 
 def _device(kind: str, x: Any) -> Any:
+    if kind == "numpy":
+        return "cpu"
+    if kind == "torch":
+        return x.device
     if kind == "jax":
         # Tracers have no concrete device; JAX places computations itself.
         try:

@@ -10,7 +10,7 @@ from typing import Any
 
 from .namespace import backend_of
 
-__all__ = ["stop_gradient", "softmax", "softmax_vjp", "one_hot_argmax"]
+__all__ = ["stop_gradient", "softmax", "softmax_vjp", "one_hot_argmax", "sum_to_shape"]
 
 
 def stop_gradient(x: Any) -> Any:
@@ -69,3 +69,21 @@ def one_hot_argmax(x: Any, axis: int) -> Any:
     shape[axis] = n
     ar = xp.reshape(xp.arange(n, device=b.device) if b.device is not None else xp.arange(n), tuple(shape))
     return xp.astype(idx == ar, x.dtype)
+
+
+def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
+    """Reduce a broadcast cotangent ``g`` back to ``shape`` (the inverse of broadcasting)."""
+    gshape = tuple(g.shape)
+    if gshape == shape:
+        return g
+    b = backend_of(g)
+    if b.kind == "torch":
+        return g.sum_to_size(shape) if shape else g.sum()
+    xp = b.xp
+    lead = len(gshape) - len(shape)
+    if lead > 0:
+        g = xp.sum(g, axis=tuple(range(lead)))
+    axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape)) if n == 1 and m != 1)
+    if axes:
+        g = xp.sum(g, axis=axes, keepdims=True)
+    return g

@@ -36,52 +36,41 @@ def broadcast_shapes(**named: Any) -> tuple[int, ...]:
     return tuple(out)
 
 
-def _first_bad(b: Backend, x: Any, bad: Any) -> Any:
+def _first_bad(b: Backend, x: Any, ok: Any) -> Any:
     xp = b.xp
     flat = xp.reshape(x, (-1,))
-    mask = xp.reshape(bad, (-1,))
-    idx = int(xp.argmax(xp.astype(mask, xp.int32)))
+    bad = xp.reshape(~ok, (-1,))
+    idx = int(xp.argmax(xp.astype(bad, xp.int32)))
     return float(flat[idx])
 
 
-def _check(b: Backend, name: str, x: Any, bad_fn: Any, what: str) -> None:
+def _check(b: Backend, name: str, x: Any, ok_fn: Any, what: str) -> None:
+    """Raise ``ValueError`` unless ``ok_fn`` holds for every value of ``x``."""
     if kind_of(x) is None:
         v = float(x)
-        if bool(bad_fn(b, v)):
+        if not ok_fn(None, v):
             raise ValueError(f"{name} must be {what}, got {x!r}")
         return
     if not is_concrete(x):
         return
-    bad = bad_fn(b, x)
-    if bool(b.xp.any(bad)):
-        raise ValueError(f"{name} must be {what}, got {_first_bad(b, x, bad)!r} (in an array of shape {tuple(x.shape)})")
+    ok = ok_fn(b, x)
+    if not bool(b.xp.all(ok)):
+        raise ValueError(f"{name} must be {what}, got {_first_bad(b, x, ok)!r} (in an array of shape {tuple(x.shape)})")
 
 
-def _isnan(b: Backend, v: Any) -> Any:
-    if isinstance(v, float):
-        return v != v
-    return b.xp.isnan(v)
+_INF = float("inf")
 
 
 def check_not_nan(b: Backend, name: str, x: Any) -> None:
-    _check(b, name, x, _isnan, "a number (not NaN)")
+    """No NaN in ``x``."""
+    _check(b, name, x, lambda b, v: v == v, "a number (not NaN)")
 
 
 def check_finite(b: Backend, name: str, x: Any) -> None:
-    def bad(b: Backend, v: Any) -> Any:
-        if isinstance(v, float):
-            return v != v or v in (float("inf"), float("-inf"))
-        return ~b.xp.isfinite(v)
-
-    _check(b, name, x, bad, "finite")
+    """``x`` finite (NaN fails too)."""
+    _check(b, name, x, lambda b, v: abs(v) < _INF, "finite")
 
 
 def check_positive(b: Backend, name: str, x: Any) -> None:
     """``x > 0`` and finite (NaN fails too)."""
-
-    def bad(b: Backend, v: Any) -> Any:
-        if isinstance(v, float):
-            return not (0 < v < float("inf"))
-        return ~((v > 0) & b.xp.isfinite(v))
-
-    _check(b, name, x, bad, "positive and finite")
+    _check(b, name, x, lambda b, v: (v > 0) & (v < _INF) if b is not None else 0 < v < _INF, "positive and finite")

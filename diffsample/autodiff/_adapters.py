@@ -30,10 +30,31 @@ def _freeze(static: dict) -> tuple:
 
 # ----------------------------------------------------------------------------- torch
 @functools.lru_cache(maxsize=None)
-def _torch_function(prim: Any) -> Any:
+def _torch_functions(prim: Any) -> tuple[Any, Any]:
+    """(plain Function, functorch-ready Function) for ``prim``.
+
+    torch binds arguments through ``inspect.signature`` on every call of a Function
+    that defines ``setup_context``, which costs tens of microseconds; so that style is
+    used only while ``torch.func`` transforms are active, and the classic
+    ``forward(ctx, ...)`` style otherwise.  Both share one forward and one backward.
+    """
     import torch
 
-    class _Fn(torch.autograd.Function):
+    def backward(ctx, g):
+        *arrays, out = ctx.saved_tensors
+        grads = prim._backward(ctx.b, arrays, out, g, ctx.static, ctx.needs_input_grad[3:])
+        return (None, None, None, *grads)
+
+    class _Plain(torch.autograd.Function):
+        @staticmethod
+        def forward(ctx, b, out_dtype, static_key, *arrays):  # type: ignore[override]
+            ctx.b = b
+            ctx.static = dict(static_key)
+            out = prim._forward(b, arrays, out_dtype, ctx.static)
+            ctx.save_for_backward(*arrays, out)
+            return out
+
+    class _Func(torch.autograd.Function):
         generate_vmap_rule = True
 
         @staticmethod
@@ -47,14 +68,11 @@ def _torch_function(prim: Any) -> Any:
             ctx.static = dict(static_key)
             ctx.save_for_backward(*arrays, output)
 
-        @staticmethod
-        def backward(ctx, g):  # type: ignore[override]
-            *arrays, out = ctx.saved_tensors
-            grads = prim._backward(ctx.b, arrays, out, g, ctx.static, ctx.needs_input_grad[3:])
-            return (None, None, None, *grads)
-
-    _Fn.__name__ = _Fn.__qualname__ = f"diffsample_{prim.name.replace('.', '_')}"
-    return _Fn
+    name = f"diffsample_{prim.name.replace('.', '_')}"
+    for cls in (_Plain, _Func):
+        cls.backward = staticmethod(backward)  # type: ignore[method-assign]
+        cls.__name__ = cls.__qualname__ = name
+    return _Plain, _Func
 
 
 # ------------------------------------------------------------------------------- jax
@@ -84,7 +102,11 @@ def _jax_function(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> A
 def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, static: dict) -> Any:
     """Run ``prim`` on ``arrays`` with the adapter of backend ``b``."""
     if b.kind == "torch":
-        return _torch_function(prim).apply(b, out_dtype, _freeze(static), *arrays)
+        import torch
+
+        plain, func = _torch_functions(prim)
+        fn = func if torch._C._are_functorch_transforms_active() else plain
+        return fn.apply(b, out_dtype, _freeze(static), *arrays)
     if b.kind == "jax":
         jb = Backend(b.kind, b.xp, None)  # tracers have no device; keep the cache key stable
         return _jax_function(prim, jb, out_dtype, _freeze(static))(*arrays)

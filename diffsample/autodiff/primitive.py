@@ -16,24 +16,11 @@ from __future__ import annotations
 from typing import Any, Callable, Sequence
 
 from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_dtype, kind_of
+from .._lib.ops import sum_to_shape
 
 __all__ = ["Primitive", "primitive", "registered_primitives"]
 
 _REGISTRY: dict[str, "Primitive"] = {}
-
-
-def _sum_to_shape(xp: Any, g: Any, shape: tuple[int, ...]) -> Any:
-    """Reduce a broadcast cotangent ``g`` back to ``shape``."""
-    gshape = tuple(g.shape)
-    if gshape == tuple(shape):
-        return g
-    lead = len(gshape) - len(shape)
-    if lead > 0:
-        g = xp.sum(g, axis=tuple(range(lead)))
-    axes = tuple(i for i, (n, m) in enumerate(zip(shape, g.shape)) if n == 1 and m != 1)
-    if axes:
-        g = xp.sum(g, axis=axes, keepdims=True)
-    return g
 
 
 class Primitive:
@@ -113,7 +100,7 @@ class Primitive:
             if gi is None or i in self.nondiff:
                 result.append(None)
                 continue
-            gi = _sum_to_shape(xp, gi, tuple(a.shape))
+            gi = sum_to_shape(gi, tuple(a.shape))
             if tuple(gi.shape) != tuple(a.shape):  # e.g. a scalar VJP for an array input
                 gi = xp.broadcast_to(gi, tuple(a.shape))
             result.append(gi if gi.dtype == a.dtype else xp.astype(gi, a.dtype))
