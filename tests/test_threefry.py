@@ -91,6 +91,7 @@ def test_known_answers(be, key, ctr, expected):
         assert got == expected, [hex(v) for v in got]
 
 
+@pytest.mark.parity  # compares against JAX: runs in the all-CPU cell, on every backend
 def test_seed_words_match_prngkey(jax_ref):
     import jax
 
@@ -100,6 +101,7 @@ def test_seed_words_match_prngkey(jax_ref):
 
 
 # ------------------------------------------------------------- equality with JAX
+@pytest.mark.parity  # compares against JAX: runs in the all-CPU cell, on every backend
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("shape", SHAPES, ids=str)
 def test_bits_equal_jax(be, jax_ref, seed, shape):
@@ -108,6 +110,7 @@ def test_bits_equal_jax(be, jax_ref, seed, shape):
     np.testing.assert_array_equal(as_u64(be, got), jax_ref.bits(seed, shape).astype(np.uint64))
 
 
+@pytest.mark.parity  # compares against JAX: runs in the all-CPU cell, on every backend
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("shape", [(), (7,), (3, 5), (1000,)], ids=str)
 def test_bits64_pair_equal_jax(be, jax_ref, seed, shape):
@@ -117,6 +120,7 @@ def test_bits64_pair_equal_jax(be, jax_ref, seed, shape):
     np.testing.assert_array_equal(got, jax_ref.bits64(seed, shape))
 
 
+@pytest.mark.parity  # compares against JAX: runs in the all-CPU cell, on every backend
 @pytest.mark.parametrize("seed", SEEDS)
 @pytest.mark.parametrize("num", [1, 2, 3, 16])
 def test_split_equal_jax(be, jax_ref, seed, num):
@@ -125,6 +129,7 @@ def test_split_equal_jax(be, jax_ref, seed, num):
     np.testing.assert_array_equal(as_u64(be, keys), jax_ref.split(seed, num).astype(np.uint64))
 
 
+@pytest.mark.parity  # compares against JAX: runs in the all-CPU cell, on every backend
 def test_split_then_bits_equal_jax(be, jax_ref):
     import jax
     import jax.numpy as jnp
@@ -136,6 +141,7 @@ def test_split_then_bits_equal_jax(be, jax_ref):
     np.testing.assert_array_equal(as_u64(be, tf.random_bits(be.xp, sub, (9,))), ref.astype(np.uint64))
 
 
+@pytest.mark.parity  # compares against JAX: runs in the all-CPU cell, on every backend
 def test_hash_high_counter_words_equal_jax(be, jax_ref, rng):
     """Arbitrary counters, high words included (``random_bits`` has them 0 below 2**32)."""
     k = rng.integers(0, 2**32, size=2, dtype=np.uint64)
@@ -148,6 +154,7 @@ def test_hash_high_counter_words_equal_jax(be, jax_ref, rng):
     np.testing.assert_array_equal(as_u64(be, y1), r1.astype(np.uint64))
 
 
+@pytest.mark.parity  # compares against JAX: runs in the all-CPU cell, on every backend
 def test_bits_long_stream_equal_jax(be, jax_ref):
     """Longer than the NumPy fast path's chunk, and not a multiple of it."""
     n = tf._CHUNK * 2 + 3
