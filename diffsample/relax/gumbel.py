@@ -23,7 +23,7 @@ def _gumbel_softmax(xp: Any, logits: Any, gumbels: Any, tau: Any, *, axis: int, 
 @_gumbel_softmax.defvjp
 def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, *, axis: int, hard: bool) -> tuple:
     logits, gumbels, tau = inputs
-    z = (logits + gumbels) / tau
+    z = (logits + gumbels) / tau if (hard or needs[2]) else None
     y = softmax(z, axis) if hard else out  # straight-through: the soft sample's gradient
     gz = softmax_vjp(y, g, axis)
     d_logits = gz / tau if needs[0] else None
