@@ -251,3 +251,17 @@ def test_torch_func(be):
     np.testing.assert_allclose(g.numpy(), [7.0, 7.0])
     x = torch.func.vmap(lambda m: ds.Normal(m, 1.0).rsample(0, (3,)), randomness="same")(torch.zeros(4, 2))
     assert x.shape == (4, 3, 2)
+
+
+def test_score_is_the_per_sample_vjp_of_log_prob(be, dtype):
+    loc, scale = be.asarray([0.5, -1.0], dtype), be.asarray([2.0, 0.5], dtype)
+    x = be.asarray(np.array([[0.1, 0.2], [3.0, -2.0], [-1.0, 0.0]]), dtype)
+    s = ds.Normal(loc, scale).score(x)
+    z = (be.to_numpy(x) - be.to_numpy(loc)) / be.to_numpy(scale)
+    tol = TOL[dtype]
+    np.testing.assert_allclose(be.to_numpy(s["loc"]), z / be.to_numpy(scale), **tol)
+    np.testing.assert_allclose(be.to_numpy(s["scale"]), (z * z - 1) / be.to_numpy(scale), **tol)
+    _, pullback = ds.vjp(lambda m, sc: ds.Normal(m, sc).log_prob(x), loc, scale)
+    g_loc, g_scale = pullback(be.xp.ones_like(x))
+    np.testing.assert_allclose(be.to_numpy(g_loc), be.to_numpy(s["loc"]).sum(0), rtol=1e-5 if dtype == "float32" else 1e-12)
+    np.testing.assert_allclose(be.to_numpy(g_scale), be.to_numpy(s["scale"]).sum(0), rtol=1e-5 if dtype == "float32" else 1e-12)

@@ -96,7 +96,9 @@ def _jax_function(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> A
         return tuple(b.xp.zeros_like(a) if gi is None else gi for a, gi in zip(arrays, grads))
 
     f.defvjp(f_fwd, f_bwd)
-    return f
+    # jit: eager calls compile once per shape instead of dispatching op by op; under
+    # an outer transformation the jitted function is simply inlined.
+    return jax.jit(f)
 
 
 def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, static: dict) -> Any:

@@ -9,7 +9,7 @@ from .._lib import special
 from .._lib.validate import check_finite, check_positive
 from ..autodiff import primitive
 from ..random.streams import draw
-from .base import Distribution
+from .base import Distribution, _score, _times
 
 __all__ = ["Normal"]
 
@@ -46,12 +46,15 @@ def _log_prob(xp: Any, x: Any, loc: Any, scale: Any) -> Any:
     return -0.5 * z * z - xp.log(scale) - _LOG_SQRT_2PI
 
 
+def _log_prob_partials(xp: Any, x: Any, loc: Any, scale: Any) -> tuple:
+    """``d log_prob / d (x, loc, scale)``: the VJP of ``log_prob`` and the score."""
+    z = (x - loc) / scale
+    return -z / scale, z / scale, (z * z - 1.0) / scale
+
+
 @_log_prob.defvjp
 def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    x, loc, scale = inputs
-    z = (x - loc) / scale
-    dz = g * z / scale
-    return -dz, dz, g * (z * z - 1.0) / scale
+    return _times(g, _log_prob_partials(xp, *inputs))
 
 
 @_log_prob.example
@@ -240,6 +243,13 @@ class Normal(Distribution):
     def log_prob(self, x: Any) -> Any:
         """Log density at ``x``."""
         return _log_prob(x, self.loc, self.scale)
+
+    def score(self, x: Any) -> dict[str, Any]:
+        """Per-sample gradients of ``log_prob(x)``: ``{"loc": z / scale, "scale": (z**2 - 1) / scale}``.
+
+        Each has shape ``broadcast(x.shape, batch_shape)``; no reduction over samples.
+        """
+        return _score(self, x, _log_prob_partials, self._params)
 
     def cdf(self, x: Any) -> Any:
         """Cumulative distribution function at ``x``."""

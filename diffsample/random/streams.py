@@ -106,7 +106,9 @@ def _native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
         if what == "normal":
             return rng.standard_normal(shape, dtype=dt)
         if what == "uniform":
-            return _clip_open(xp, rng.random(shape, dtype=dt), dt)
+            u = rng.random(shape, dtype=dt)
+            fi = np.finfo(dt)
+            return np.clip(u, fi.smallest_normal, 1.0 - fi.eps / 2, out=u)
         e = rng.standard_exponential(shape, dtype=dt)
         np.maximum(e, np.finfo(dt).smallest_normal, out=e)
         np.log(e, out=e)
@@ -122,7 +124,9 @@ def _native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
         if what == "normal":
             return torch.randn(shape, generator=g, dtype=dt, device=b.device)
         if what == "uniform":
-            return _clip_open(xp, torch.rand(shape, generator=g, dtype=dt, device=b.device), dt)
+            fi = torch.finfo(dt)
+            u = torch.rand(shape, generator=g, dtype=dt, device=b.device)
+            return u.clamp_(fi.tiny, 1.0 - fi.eps / 2)
         e = torch.empty(shape, dtype=dt, device=b.device).exponential_(generator=g)
         return e.clamp_min_(torch.finfo(dt).tiny).log_().neg_()
     if b.kind == "jax":
