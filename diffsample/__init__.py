@@ -8,9 +8,9 @@ VJPs, and NumPy/CuPy users get them through :func:`vjp` without any framework.
 its arrays are passed in.
 """
 
-from . import random
+from . import estimators, random
 from .autodiff import Primitive, primitive, registered_primitives, vjp
-from .distributions import Distribution, Normal
+from .distributions import Cauchy, Distribution, Exponential, Gumbel, Laplace, Normal, Uniform
 from .relax import gumbel_softmax
 
 __version__ = "0.1.0"
@@ -23,6 +23,12 @@ __all__ = [
     "registered_primitives",
     "Distribution",
     "Normal",
+    "Uniform",
+    "Exponential",
+    "Gumbel",
+    "Laplace",
+    "Cauchy",
+    "estimators",
     "gumbel_softmax",
     "__version__",
 ]

@@ -108,6 +108,10 @@ def main(argv: list[str] | None = None) -> int:
     ok = _self_check(backends)
     if not args.no_demo:
         _demo()
+        from diffsample.estimators import variance_table
+
+        print()
+        variance_table()
     print("\nself-check passed" if ok else "\nself-check FAILED")
     return 0 if ok else 1
 
