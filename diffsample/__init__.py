@@ -10,7 +10,20 @@ its arrays are passed in.
 
 from . import estimators, random
 from .autodiff import Primitive, primitive, registered_primitives, vjp
-from .distributions import Cauchy, Distribution, Exponential, Gumbel, Laplace, Normal, Uniform
+from .distributions import (
+    Bernoulli,
+    Categorical,
+    Cauchy,
+    Distribution,
+    Exponential,
+    Gumbel,
+    Laplace,
+    Normal,
+    OneHotCategorical,
+    RelaxedBernoulli,
+    RelaxedOneHotCategorical,
+    Uniform,
+)
 from .relax import gumbel_softmax
 
 __version__ = "0.1.0"
@@ -28,6 +41,11 @@ __all__ = [
     "Gumbel",
     "Laplace",
     "Cauchy",
+    "Categorical",
+    "OneHotCategorical",
+    "Bernoulli",
+    "RelaxedOneHotCategorical",
+    "RelaxedBernoulli",
     "estimators",
     "gumbel_softmax",
     "__version__",

@@ -328,12 +328,10 @@ def test_score_function_unbiased_categorical(be, baseline):
 
 
 def test_with_library_discrete_distributions(be):
-    """The same checks through diffsample's own Bernoulli and Categorical, where present."""
-    try:
-        from diffsample.distributions.bernoulli import Bernoulli
-        from diffsample.distributions.categorical import Categorical
-    except ImportError:
-        pytest.skip("diffsample.distributions.bernoulli/categorical not available")
+    """The same checks through diffsample's own Bernoulli and Categorical."""
+    from diffsample.distributions.bernoulli import Bernoulli
+    from diffsample.distributions.categorical import Categorical
+
     r = score_function(Bernoulli, {"logits": be.asarray(BERN_LOGITS)}, bern_f(be), ds.random.key(9), N, "leave_one_out")
     assert_unbiased(be, r, {"logits": bern_exact()[1]})
     # The class itself with its parameter's own name: the scores come from Bernoulli.score;

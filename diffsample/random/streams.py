@@ -127,8 +127,9 @@ def _native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
             fi = torch.finfo(dt)
             u = torch.rand(shape, generator=g, dtype=dt, device=b.device)
             return u.clamp_(fi.tiny, 1.0 - fi.eps / 2)
-        e = torch.empty(shape, dtype=dt, device=b.device).exponential_(generator=g)
-        return e.clamp_min_(torch.finfo(dt).tiny).log_().neg_()
+        fi = torch.finfo(dt)
+        u = torch.rand(shape, generator=g, dtype=dt, device=b.device).clamp_(fi.tiny, 1.0 - fi.eps / 2)
+        return u.log_().neg_().log_().neg_()  # -log(-log u), in place
     if b.kind == "jax":
         import jax
 
