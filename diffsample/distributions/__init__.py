@@ -7,8 +7,10 @@ from .cauchy import Cauchy
 from .exponential import Exponential
 from .gumbel import Gumbel
 from .laplace import Laplace
+from .logistic import Logistic
 from .normal import Normal
 from .relaxed import RelaxedBernoulli, RelaxedOneHotCategorical
+from .truncated import Truncated, TruncatedLogistic, TruncatedNormal
 from .uniform import Uniform
 
 __all__ = [
@@ -19,6 +21,10 @@ __all__ = [
     "Gumbel",
     "Laplace",
     "Cauchy",
+    "Logistic",
+    "TruncatedNormal",
+    "TruncatedLogistic",
+    "Truncated",
     "Categorical",
     "OneHotCategorical",
     "Bernoulli",
