@@ -15,6 +15,9 @@ Run as ``python benchmarks/bench_import.py`` (``--quick`` for a smoke run,
   import, as in a development checkout without ``__pycache__``).
 * The heavy libraries that must stay unimported (torch, jax, jaxlib, cupy, scipy,
   array_api_strict, dask) are looked up in ``sys.modules`` after ``import diffsample``.
+* ``--clock cpu`` reports the child's user + system CPU time instead of the elapsed
+  time: steadier when other processes share the machine (``-X importtime`` is always
+  wall time).
 * ``-X importtime``: the modules with the largest cumulative import time (median over
   a few runs, with .pyc).
 
@@ -25,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -34,6 +38,7 @@ import time
 from _timing import markdown_table
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+CLOCK = "wall"
 HEAVY = ("torch", "jax", "jaxlib", "cupy", "scipy", "array_api_strict", "dask")
 
 
@@ -50,10 +55,16 @@ def _env(cache: str | None) -> dict:
     return env
 
 
+def _children_cpu() -> float:
+    r = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return r.ru_utime + r.ru_stime
+
+
 def _run(code: str, env: dict, *flags: str) -> tuple[float, str]:
-    t0 = time.perf_counter()
+    """Run ``python -c code``; (seconds by the chosen clock, stdout + stderr)."""
+    c0, t0 = _children_cpu(), time.perf_counter()
     p = subprocess.run([sys.executable, *flags, "-c", code], env=env, cwd=ROOT, capture_output=True, text=True)
-    dt = time.perf_counter() - t0
+    dt = (_children_cpu() - c0) if CLOCK == "cpu" else (time.perf_counter() - t0)
     if p.returncode != 0:
         raise RuntimeError(f"{code!r} failed:\n{p.stderr}")
     return dt, p.stdout + p.stderr
@@ -103,7 +114,12 @@ def main(argv: list[str] | None = None) -> None:
     p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     p.add_argument("--quick", action="store_true", help="3 runs instead of 11")
     p.add_argument("--runs", type=int, default=None)
+    p.add_argument("--clock", choices=("wall", "cpu"), default="wall",
+                   help="wall: elapsed time (default); cpu: user + system CPU time of the child process, "
+                   "steadier on a busy machine")
     args = p.parse_args(argv)
+    global CLOCK
+    CLOCK = args.clock
     runs = args.runs or (3 if args.quick else 11)
 
     cache = tempfile.mkdtemp(prefix="ds_pyc_")
@@ -130,7 +146,9 @@ def main(argv: list[str] | None = None) -> None:
     heavy, numpy_loaded = _heavy_modules(env_pyc)
     top = _importtime(env_pyc, 3 if args.quick else 5, 12)
 
-    print(f"import time in a fresh subprocess, median of {runs} alternating runs{' (--quick)' if args.quick else ''}")
+    print(f"import time in a fresh subprocess, median of {runs} alternating runs, clock: "
+          f"{'user + system CPU time of the child' if CLOCK == 'cpu' else 'wall (time.perf_counter)'}"
+          f"{' (--quick)' if args.quick else ''}")
     print(f"{sys.executable}, Python {sys.version.split()[0]}, {os.cpu_count()} logical CPUs, load average {os.getloadavg()[0]:.2f}")
     print()
     print(markdown_table(["statement", "byte-code", "`python -c pass`", "with statement", "difference (median paired)", "target", "met?"], rows))
