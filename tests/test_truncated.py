@@ -943,3 +943,29 @@ def test_generic_truncated_exponential_base(be):
     np.testing.assert_allclose(be.to_numpy(g), (q(r + h) - q(r - h)) / (2 * h), rtol=1e-6)
     xs = be.to_numpy(d.sample(ds.random.key(3), (1000,)))
     assert np.all((xs >= a) & (xs <= b))
+
+
+@pytest.mark.parametrize("family", FAMILIES)
+def test_window_far_from_loc(be, dtype, family):
+    """loc = 1e10 above the window [0, 1]: the standardized ends coincide in float32,
+    yet draws, densities and moments come out right (they are formed relative to the
+    window's ends).  Exact: the normal's draws are 1 - Exp(1)/1e10 (to 1e-20); the
+    logistic's are 1 - Exp(1) truncated to [0, 1] (its tail is exponential to 1e-4343),
+    mean 1 - (1 - 1/(e - 1)), variance 1 - e/(e - 1)**2."""
+    d = FAMILIES[family](*(_arr(be, v, dtype) for v in (1e10, 1.0, 0.0, 1.0)))
+    x = be.to_numpy(d.sample(ds.random.key(4), (4000,))).ravel().astype(np.float64)
+    assert np.all((x >= 0.0) & (x <= 1.0))
+    vals = [d.log_prob(be.asarray(np.array([0.5, 1.0]), dtype)), d.cdf(be.asarray(np.array([0.5]), dtype)), d.mean,
+            d.variance, d.entropy()]
+    assert all(np.all(np.isfinite(be.to_numpy(v).astype(np.float64))) for v in vals)
+    if family == "logistic":
+        e = math.e
+        m, v = 1.0 / (e - 1.0), 1.0 - e / (e - 1.0) ** 2
+        np.testing.assert_allclose(_f(be, d.mean), m, rtol=4e-6 if dtype == "float32" else 1e-12)
+        np.testing.assert_allclose(_f(be, d.variance), v, rtol=4e-5 if dtype == "float32" else 1e-11)
+        assert abs(x.mean() - m) <= ZMAX * math.sqrt(v / x.size)
+    else:
+        np.testing.assert_allclose(_f(be, d.mean), 1.0 - 1e-10, rtol=1e-7 if dtype == "float32" else 1e-15)
+        np.testing.assert_allclose(_f(be, d.variance), 1e-20, rtol=1e-5 if dtype == "float32" else 1e-9)
+        if dtype == "float64":
+            np.testing.assert_allclose(x.mean(), 1.0 - 1e-10, atol=ZMAX * 1e-10 / math.sqrt(x.size) + 2e-16)

@@ -43,8 +43,8 @@ far in the tails.  ``Z`` does not appear at all.
 
 Moments
 -------
-``mean``, ``variance`` and ``entropy`` come from 80-point composite Gauss-Legendre quadrature
-of the density *relative to its largest value in the window* (at the end of the
+``mean``, ``variance`` and ``entropy`` come from 80-point composite Gauss-Legendre
+quadrature of the density *relative to its largest value in the window* (at the end of the
 mirrored window nearest the centre, or at the centre when the window contains it),
 measured as a distance from that point.  The variance is then a centred second
 moment of a quantity of the size of the spread, so nothing cancels: it is right to
@@ -53,6 +53,14 @@ alike, where the textbook closed form ``1 + (a f(a) - b f(b))/Z - m**2`` loses e
 digit.  Their gradients use the exact boundary identities
 ``dE[g]/dalpha = f(alpha)/Z (E[g] - g(alpha))`` and
 ``dE[g]/dbeta = f(beta)/Z (g(beta) - E[g])``.
+
+Backends
+--------
+Whether a batch needs the log-space inversion is known from the parameters alone:
+with concrete values a Python branch runs only the path needed, under ``jax.jit`` a
+``lax.cond`` does (see :func:`_select`), elsewhere both run under ``where``.  On JAX
+arrays the forwards and VJPs are wrapped in ``jax.jit`` (:func:`_jax_jit`), so eager
+calls run one fused kernel instead of a few hundred separately dispatched operations.
 """
 
 from __future__ import annotations
@@ -64,7 +72,7 @@ from typing import Any, Callable
 import numpy as np
 
 from .._lib import special
-from .._lib.namespace import backend_of, compute_dtype, is_concrete, kind_of
+from .._lib.namespace import backend_of, is_concrete, kind_of
 from .._lib.ops import stop_gradient
 from .._lib.validate import broadcast_shapes, check_finite, check_not_nan, check_positive, shape_of
 from ..autodiff import primitive
@@ -170,9 +178,14 @@ class _NormalFamily:
         return _full(xp, t, -1.0)
 
     @staticmethod
-    def lf_diff(xp: Any, t: Any, c: Any) -> Any:
-        """``log f(t) - log f(c)`` as ``-(t - c)(t + c)/2``: no cancellation."""
-        return -0.5 * ((t - c) * (t + c))
+    def lf_diff(xp: Any, t: Any, c: Any, d: Any = None) -> Any:
+        """``log f(t) - log f(c)`` as ``-(t - c)(t + c)/2``: no cancellation.
+
+        ``d``, when given, is ``t - c`` formed more accurately by the caller (from
+        unstandardized values).  The same convention holds below.
+        """
+        d = t - c if d is None else d
+        return -0.5 * (d * (t + c))
 
     @staticmethod
     def lF(xp: Any, t: Any) -> Any:
@@ -184,17 +197,19 @@ class _NormalFamily:
         return xp.log(0.5 * special.erfcx(-_SQRT1_2 * xp.minimum(t, xp.zeros_like(t))))
 
     @classmethod
-    def lF_diff(cls, xp: Any, p: Any, q: Any) -> Any:
+    def lF_diff(cls, xp: Any, p: Any, q: Any, d: Any = None) -> Any:
         """``log Phi(p) - log Phi(q)`` for ``p <= q``; ``-inf`` where ``p = -inf``."""
-        tail = -0.5 * ((p - q) * (p + q)) + cls._R(xp, p) - cls._R(xp, q)
+        d = p - q if d is None else d
+        tail = -0.5 * (d * (p + q)) + cls._R(xp, p) - cls._R(xp, q)
         direct = cls.lF(xp, p) - cls.lF(xp, q)
         out = xp.where(q <= 0, tail, direct)
         return _where_inf(xp, p == -_INF, -_INF, out)
 
     @classmethod
-    def lf_minus_lF(cls, xp: Any, t: Any, q: Any) -> Any:
+    def lf_minus_lF(cls, xp: Any, t: Any, q: Any, d: Any = None) -> Any:
         """``log phi(t) - log Phi(q)``, accurate when both are huge and negative."""
-        tail = -0.5 * ((t - q) * (t + q)) - _LOG_SQRT_2PI - cls._R(xp, q)
+        d = t - q if d is None else d
+        tail = -0.5 * (d * (t + q)) - _LOG_SQRT_2PI - cls._R(xp, q)
         direct = cls.lf(xp, t) - cls.lF(xp, q)
         return xp.where(q <= 0, tail, direct)
 
@@ -238,25 +253,31 @@ class _LogisticFamily:
         return _logistic_dpsi(xp, t)
 
     @staticmethod
-    def lf_diff(xp: Any, t: Any, c: Any) -> Any:
+    def lf_diff(xp: Any, t: Any, c: Any, d: Any = None) -> Any:
         at, ac = xp.abs(t), xp.abs(c)
-        return (ac - at) - 2.0 * (xp.log1p(xp.exp(-at)) - xp.log1p(xp.exp(-ac)))
+        gap = ac - at
+        if d is not None:  # |c| - |t| = -(t - c) or (t - c) when t, c share a sign
+            zero = xp.zeros_like(gap)
+            gap = xp.where((t >= 0) & (c >= 0), zero - d, xp.where((t <= 0) & (c <= 0), zero + d, gap))
+        return gap - 2.0 * (xp.log1p(xp.exp(-at)) - xp.log1p(xp.exp(-ac)))
 
     @staticmethod
     def lF(xp: Any, t: Any) -> Any:
         return _logistic_log_cdf(xp, t)
 
     @staticmethod
-    def lF_diff(xp: Any, p: Any, q: Any) -> Any:
+    def lF_diff(xp: Any, p: Any, q: Any, d: Any = None) -> Any:
         # log F(t) = t - softplus(t): the large parts subtract exactly.
-        out = (p - q) - (_softplus(xp, p) - _softplus(xp, q))
+        d = p - q if d is None else d
+        out = d - (_softplus(xp, p) - _softplus(xp, q))
         out = xp.where(q == _INF, _logistic_log_cdf(xp, p), out)
         return _where_inf(xp, p == -_INF, -_INF, out)
 
     @staticmethod
-    def lf_minus_lF(xp: Any, t: Any, q: Any) -> Any:
+    def lf_minus_lF(xp: Any, t: Any, q: Any, d: Any = None) -> Any:
         # log f(t) = t - 2 softplus(t) and log F(q) = q - softplus(q).
-        tail = (t - q) - 2.0 * _softplus(xp, t) + _softplus(xp, q)
+        d = t - q if d is None else d
+        tail = d - 2.0 * _softplus(xp, t) + _softplus(xp, q)
         direct = _logistic_log_pdf(xp, t) + _softplus(xp, -q)
         out = xp.where(q <= 0, tail, direct)
         return _where_inf(xp, t == -_INF, -_INF, out)
@@ -300,28 +321,41 @@ class _Window:
         flip = (alpha + beta) > 0
         a = xp.where(flip, -beta, alpha)
         b = xp.where(flip, -alpha, beta)
+        # Differences are formed from the unstandardized values: (high - low)/scale
+        # keeps its digits even when loc is far from a narrow window.
+        neg_w = (low - high) / scale  # a - b
+        zero = xp.zeros_like(alpha)
         lb = fam.lF(xp, b)
-        D = xp.minimum(fam.lF_diff(xp, a, b), xp.zeros_like(b))  # log F(a) - log F(b) <= 0
+        D = xp.minimum(fam.lF_diff(xp, a, b, neg_w), zero)  # log F(a) - log F(b) <= 0
         l1mD = special.log1mexp(D)  # log(Z / F(b))
         # log f(bound) - log Z for the two ends of the mirrored window.
-        lra_m = fam.lf_minus_lF(xp, a, b) - l1mD
-        lrb_m = fam.lf_minus_lF(xp, b, b) - l1mD
+        lra_m = fam.lf_minus_lF(xp, a, b, neg_w) - l1mD
+        lrb_m = fam.lf_minus_lF(xp, b, b, zero) - l1mD
         lrb_m = _where_inf(xp, b == _INF, -_INF, lrb_m)
         fa, fb = xp.isfinite(alpha), xp.isfinite(beta)
         self.lra = _where_inf(xp, ~fa, -_INF, xp.where(flip, lrb_m, lra_m))
         self.lrb = _where_inf(xp, ~fb, -_INF, xp.where(flip, lra_m, lrb_m))
         self.ra = xp.exp(self.lra)  # f(alpha) / Z, 0 for an infinite end
         self.rb = xp.exp(self.lrb)
-        zero = xp.zeros_like(alpha)
         self.alpha_s = xp.where(fa, alpha, zero)  # finite stand-ins: multiply ra / rb = 0
         self.beta_s = xp.where(fb, beta, zero)
         self.alpha, self.beta, self.flip, self.a, self.b = alpha, beta, flip, a, b
-        self.lb, self.D, self.l1mD = lb, D, l1mD
+        self.lb, self.D, self.l1mD, self.neg_w = lb, D, l1mD, neg_w
+        self.loc, self.scale, self.low, self.high = loc, scale, low, high
 
-    def lf_minus_logZ(self, xp: Any, fam: Any, z: Any) -> Any:
-        """``log f(z) - log Z`` for standardized ``z`` (original orientation)."""
-        zl = xp.where(self.flip, -z, z)
-        return fam.lf_minus_lF(xp, zl, self.b) - self.l1mD
+    def offsets(self, xp: Any, x: Any) -> tuple:
+        """``(zl, zl - b, zl - a)`` for points ``x``: standardized, mirrored, and their
+        distances to the mirrored window's ends formed from unstandardized values."""
+        flip, s = self.flip, self.scale
+        zl = xp.where(flip, self.loc - x, x - self.loc) / s
+        dzb = xp.where(flip, self.low - x, x - self.high) / s
+        dza = xp.where(flip, self.high - x, x - self.low) / s
+        return zl, dzb, dza
+
+    def lf_minus_logZ(self, xp: Any, fam: Any, x: Any) -> Any:
+        """``log f(z) - log Z`` at points ``x`` (``z = (x - loc)/scale``)."""
+        zl, dzb, _ = self.offsets(xp, x)
+        return fam.lf_minus_lF(xp, zl, self.b, dzb) - self.l1mD
 
 
 def _prob_threshold(xp: Any, dtype: Any) -> float:
@@ -363,7 +397,14 @@ def _quantile(xp: Any, fam: Any, loc: Any, scale: Any, low: Any, high: Any, u: A
     """
     W = _Window(xp, fam, loc, scale, low, high)
     thr = _prob_threshold(xp, u.dtype)
-    lb, D, flip = W.lb, W.D, W.flip
+    lb, D, flip, b = W.lb, W.D, W.flip, W.b
+    zero = xp.zeros_like(lb)
+    # Draws are returned as offsets from the mirrored window's upper end b (from 0
+    # where b = inf), then mapped back from the matching end of [low, high]:
+    # x = x_ref + sign * scale * delta keeps the digits of a narrow window far from loc.
+    fin_b = xp.isfinite(b)
+    b_ref = xp.where(fin_b, b, zero)
+    x_ref = xp.where(fin_b, xp.where(flip, low + zero, high + zero), loc + zero)
 
     def prob() -> Any:
         # F(z) = F(a) + v Z, i.e. F(a) + u Z, or F(b) - u Z where mirrored.
@@ -371,18 +412,25 @@ def _quantile(xp: Any, fam: Any, loc: Any, scale: Any, low: Any, high: Any, u: A
         Z = Fb * (-xp.expm1(D))
         A = xp.where(flip, Fb, Fb * xp.exp(D))
         B = xp.where(flip, -Z, Z)
-        return fam.inv_F(xp, A + B * u)
+        return fam.inv_F(xp, A + B * u) - b_ref
 
     def logspace() -> Any:
         lu, l1u = xp.log(u), xp.log1p(-u)
         lv, l1v = xp.where(flip, l1u, lu), xp.where(flip, lu, l1u)
-        return fam.inv_lF(xp, lb + xp.logaddexp(lv, l1v + D))
+        L = xp.logaddexp(lv, l1v + D)  # target log F(z) - log F(b)
+        z0 = fam.inv_lF(xp, lb + L)
+        # One Newton step on the offset: log F(b + delta) - log F(b) = L, with the
+        # left side formed from delta itself (so it is exact to rounding even where
+        # b is so large that b + delta loses digits).
+        delta = z0 - b_ref
+        resid = fam.lF_diff(xp, z0, b_ref, delta) - L
+        slope = xp.exp(fam.lf_minus_lF(xp, z0, z0, xp.zeros_like(z0)))  # f(z) / F(z)
+        return delta - resid / slope
 
-    zl = _select(xp, lb > thr, prob, logspace)
-    zl = xp.minimum(xp.maximum(zl, W.a), W.b)
-    zero = xp.zeros_like(lb)
+    delta = _select(xp, lb > thr, prob, logspace)
+    delta = xp.minimum(xp.maximum(delta, xp.where(fin_b, W.neg_w, W.a)), xp.where(fin_b, zero, b))
     signed_scale = xp.where(flip, zero - scale, zero + scale)
-    x = loc + signed_scale * zl
+    x = x_ref + signed_scale * delta
     return xp.minimum(xp.maximum(x, low), high)
 
 
@@ -392,15 +440,19 @@ def _quantile_partials(xp: Any, fam: Any, loc: Any, scale: Any, low: Any, high: 
     beta = (high - loc) / scale
     zeta = (out - loc) / scale
     fa, fb = xp.isfinite(alpha), xp.isfinite(beta)
-    zero = xp.zeros_like(alpha)
+    zero = xp.zeros_like(zeta)
     a_s, b_s = xp.where(fa, alpha, zero), xp.where(fb, beta, zero)
+    # zeta - alpha and zeta - beta from unstandardized values (exact-ish however far loc is).
+    za = xp.where(fa, (out - low) / scale, zero)
+    zb = xp.where(fb, (out - high) / scale, zero)
     # (1 - u) f(alpha)/f(zeta) and u f(beta)/f(zeta), one exp each (no overflow).
-    r_lo = xp.exp(xp.log1p(-u) + fam.lf_diff(xp, a_s, zeta))
-    r_hi = xp.exp(xp.log(u) + fam.lf_diff(xp, b_s, zeta))
-    r_lo = xp.where(fa, r_lo, xp.zeros_like(r_lo))
-    r_hi = xp.where(fb, r_hi, xp.zeros_like(r_hi))
+    r_lo = xp.exp(xp.log1p(-u) + fam.lf_diff(xp, a_s, zeta, -za))
+    r_hi = xp.exp(xp.log(u) + fam.lf_diff(xp, b_s, zeta, -zb))
+    r_lo = xp.where(fa, r_lo, zero)
+    r_hi = xp.where(fb, r_hi, zero)
     d_loc = 1.0 - r_lo - r_hi
-    d_scale = zeta - a_s * r_lo - b_s * r_hi
+    # zeta - alpha r_lo - beta r_hi, rearranged so that no large terms cancel.
+    d_scale = zeta * d_loc + za * r_lo + zb * r_hi
     return d_loc, d_scale, r_lo, r_hi, zeta
 
 
@@ -489,7 +541,7 @@ def _(xp: Any, inputs: tuple, out: Any, g: Any, family: str = "normal") -> tuple
     fam = _FAMILIES[family]
     d_loc, d_scale, d_low, d_high, zeta = _quantile_partials(xp, fam, loc, scale, low, high, p, out)
     W = _Window(xp, fam, loc, scale, low, high)
-    d_p = scale * xp.exp(-W.lf_minus_logZ(xp, fam, zeta))  # 1 / f_T(x)
+    d_p = scale * xp.exp(-W.lf_minus_logZ(xp, fam, out))  # 1 / f_T(x)
     return g * d_p, g * d_loc, g * d_scale, g * d_low, g * d_high
 
 
@@ -513,7 +565,7 @@ def _inside(xp: Any, x: Any, low: Any, high: Any) -> Any:
 def _log_prob(xp: Any, x: Any, loc: Any, scale: Any, low: Any, high: Any, family: str = "normal") -> Any:
     fam = _FAMILIES[family]
     W = _Window(xp, fam, loc, scale, low, high)
-    lp = W.lf_minus_logZ(xp, fam, (x - loc) / scale) - xp.log(scale)
+    lp = W.lf_minus_logZ(xp, fam, x) - xp.log(scale)
     return _where_inf(xp, ~_inside(xp, x, low, high), -_INF, lp)
 
 
@@ -565,15 +617,17 @@ for _fam in ("normal", "logistic"):
 
 
 # ------------------------------------------------------------------ cdf, log_cdf
-def _log_cdf_value(xp: Any, fam: Any, W: _Window, z: Any) -> Any:
-    zc = xp.minimum(xp.maximum(z, W.alpha), W.beta)
-    zl = xp.where(W.flip, -zc, zc)
+def _log_cdf_value(xp: Any, fam: Any, W: _Window, x: Any) -> Any:
+    xc = xp.minimum(xp.maximum(x, W.low), W.high)
+    zl, dzb, dza = W.offsets(xp, xc)
     zero = xp.zeros_like(zl)
-    d1 = xp.minimum(fam.lF_diff(xp, zl, W.b), zero)  # log F(zl) - log F(b)
-    d2 = xp.minimum(fam.lF_diff(xp, W.a, zl), zero)  # log F(a) - log F(zl)
+    d1 = xp.minimum(fam.lF_diff(xp, zl, W.b, dzb), zero)  # log F(zl) - log F(b)
+    d2 = xp.minimum(fam.lF_diff(xp, W.a, zl, zero - dza), zero)  # log F(a) - log F(zl)
     log_g = d1 + special.log1mexp(d2) - W.l1mD  # mirrored window's CDF
     log_1mg = special.log1mexp(d1) - W.l1mD  # ... and its complement
-    return xp.where(W.flip, log_1mg, log_g)
+    out = xp.minimum(xp.where(W.flip, log_1mg, log_g), zero)
+    # The ends exactly (a compiler may evaluate the two halves' rounding differently).
+    return xp.where(x >= W.high, zero, _where_inf(xp, x <= W.low, -_INF, out))
 
 
 @primitive(name="truncated.log_cdf")
@@ -582,7 +636,7 @@ def _log_cdf_value(xp: Any, fam: Any, W: _Window, z: Any) -> Any:
 def _log_cdf(xp: Any, x: Any, loc: Any, scale: Any, low: Any, high: Any, family: str = "normal") -> Any:
     fam = _FAMILIES[family]
     W = _Window(xp, fam, loc, scale, low, high)
-    return _log_cdf_value(xp, fam, W, (x - loc) / scale)
+    return _log_cdf_value(xp, fam, W, x)
 
 
 def _cdf_chain(xp: Any, d_z: Any, d_a: Any, d_b: Any, W: _Window, z: Any, scale: Any, mask: Any) -> tuple:
@@ -606,7 +660,7 @@ def _(xp: Any, inputs: tuple, out: Any, g: Any, family: str = "normal") -> tuple
     fam = _FAMILIES[family]
     W = _Window(xp, fam, loc, scale, low, high)
     z = (x - loc) / scale
-    lrz = W.lf_minus_logZ(xp, fam, z)
+    lrz = W.lf_minus_logZ(xp, fam, x)
     # d log F_T / dz = f_T / F_T; d/dalpha = ra (1 - 1/F_T); d/dbeta = -rb.
     d_z = xp.exp(lrz - out)
     d_a = -W.ra * xp.expm1(-out)
@@ -621,7 +675,7 @@ def _(xp: Any, inputs: tuple, out: Any, g: Any, family: str = "normal") -> tuple
 def _cdf(xp: Any, x: Any, loc: Any, scale: Any, low: Any, high: Any, family: str = "normal") -> Any:
     fam = _FAMILIES[family]
     W = _Window(xp, fam, loc, scale, low, high)
-    return xp.exp(_log_cdf_value(xp, fam, W, (x - loc) / scale))
+    return xp.exp(_log_cdf_value(xp, fam, W, x))
 
 
 @_cdf.defvjp
@@ -632,7 +686,7 @@ def _(xp: Any, inputs: tuple, out: Any, g: Any, family: str = "normal") -> tuple
     fam = _FAMILIES[family]
     W = _Window(xp, fam, loc, scale, low, high)
     z = (x - loc) / scale
-    d_z = xp.exp(W.lf_minus_logZ(xp, fam, z))
+    d_z = xp.exp(W.lf_minus_logZ(xp, fam, x))
     d_a = -W.ra * (1.0 - out)
     d_b = -W.rb * out
     mask = _inside(xp, x, low, high)
@@ -721,14 +775,15 @@ def _moments(xp: Any, fam: Any, W: _Window) -> tuple:
     density relative to ``f(c)`` is ``exp(piece_logq(c, e))``, and the integrals of
     ``1, e, (e - mu)**2, piece_logq`` against it are Gauss-Legendre sums on
     ``[0, min(width, emax)]`` (beyond ``emax`` the density is below ``exp(-40) f(c)``).
-    ``c`` is returned in the original orientation.
+    ``c`` is returned in the original orientation, and ``mu = E[z] - c`` (mirrored).
     """
     a, b = W.a, W.b
     zero = xp.zeros_like(b)
     c = xp.minimum(b, zero)
     em = fam.emax(xp, c)
-    wl = xp.minimum(c - a, em)
-    wr = xp.minimum(b - c, em)  # 0 unless the window contains the centre (then c = 0)
+    # Widths: c - a is the window's width (from unstandardized values) when c = b.
+    wl = xp.minimum(xp.where(b <= 0, zero - W.neg_w, zero - a), em)
+    wr = xp.minimum(xp.maximum(b, zero), em)  # 0 unless the window contains the centre (then c = 0)
     bdev = backend_of(b)
     kw = {"device": bdev.device} if bdev.device is not None else {}
     r = xp.asarray(_GL_R, dtype=b.dtype, **kw)
@@ -749,7 +804,7 @@ def _moments(xp: Any, fam: Any, W: _Window) -> tuple:
     mean = xp.where(W.flip, -m_left, m_left)
     ent = xp.log(j0) - elog
     c_orig = xp.where(W.flip, -c, c)
-    return mean, var, ent, elog, c_orig
+    return mean, var, ent, elog, c_orig, mu
 
 
 def _moment_example(family: str, kind: str) -> Callable[[Any], tuple]:
@@ -764,8 +819,16 @@ def _moment_example(family: str, kind: str) -> Callable[[Any], tuple]:
 @_jax_jit
 def _mean(xp: Any, loc: Any, scale: Any, low: Any, high: Any, family: str = "normal") -> Any:
     fam = _FAMILIES[family]
-    m = _moments(xp, fam, _Window(xp, fam, loc, scale, low, high))[0]
-    return loc + scale * m
+    W = _Window(xp, fam, loc, scale, low, high)
+    m, mu = (_moments(xp, fam, W)[i] for i in (0, 5))
+    # When the window lies on one side of loc its mean is an offset mu from the end
+    # nearest loc: counting from that end keeps the digits when loc is far away.
+    zero = xp.zeros_like(m)
+    near = xp.where(W.flip, low + zero, high + zero)
+    one_sided = W.b <= 0
+    near = xp.where(one_sided, near, loc + zero)
+    step = xp.where(one_sided, xp.where(W.flip, -mu, mu), m)
+    return near + scale * step
 
 
 @_mean.defvjp
@@ -825,7 +888,7 @@ def _(xp: Any, inputs: tuple, out: Any, g: Any, family: str = "normal") -> tuple
     loc, scale, low, high = inputs
     fam = _FAMILIES[family]
     W = _Window(xp, fam, loc, scale, low, high)
-    _, _, _, elog, c = _moments(xp, fam, W)
+    _, _, _, elog, c, _ = _moments(xp, fam, W)
     # dH/dalpha = ra (log f(alpha) - E log f - 1); dH/dbeta = rb (1 - log f(beta) + E log f).
     dha = W.ra * (fam.lf_diff(xp, W.alpha_s, c) - elog - 1.0)
     dhb = W.rb * (1.0 - fam.lf_diff(xp, W.beta_s, c) + elog)
