@@ -24,7 +24,7 @@ from typing import Any
 
 from .._lib.namespace import backend_of, float_dtype, is_concrete, kind_of
 from .._lib.ops import softmax_vjp, stop_gradient
-from .._lib.validate import _first_bad
+from .._lib.validate import _check, check_not_nan, check_positive
 from ..autodiff import primitive
 from ..random.streams import draw
 from .base import Distribution
@@ -274,30 +274,11 @@ def _fails(xp: Any, ok: Any) -> bool:
     return is_concrete(ok) and not bool(xp.all(ok))
 
 
-def _require(b: Any, name: str, x: Any, ok_fn: Any, what: str) -> None:
-    """Raise ``ValueError`` naming ``name`` and the first bad value unless ``ok_fn`` holds.
-
-    As ``diffsample._lib.validate`` does, but the test result itself is also checked
-    for being concrete (a concrete array closed over inside ``jax.jit`` gives traced
-    test results).  ``ok_fn(b, x)`` gets ``b = None`` and a float for Python scalars.
-    """
-    if kind_of(x) is None:
-        if not ok_fn(None, float(x)):
-            raise ValueError(f"{name} must be {what}, got {x!r}")
-        return
-    if not is_concrete(x):
-        return
-    ok = ok_fn(b, x)
-    if _fails(b.xp, ok):
-        raise ValueError(f"{name} must be {what}, got {_first_bad(b, x, ok)!r} (in an array of shape {tuple(x.shape)})")
-
-
-def _not_nan(b: Any, name: str, x: Any) -> None:
-    _require(b, name, x, lambda b_, v: v == v, "a number (not NaN)")
-
-
-def _positive(b: Any, name: str, x: Any) -> None:
-    _require(b, name, x, lambda b_, v: (v > 0) & (v < _INF), "positive and finite")
+# The shared checks (``ValueError`` naming the parameter and the first bad value;
+# skipped for traced values) live in diffsample._lib.validate.
+_require = _check
+_not_nan = check_not_nan
+_positive = check_positive
 
 
 def _prob_tolerance(xp: Any, dtype: Any, k: int) -> float:
