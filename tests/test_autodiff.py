@@ -104,3 +104,46 @@ def test_bad_vjp_is_reported(be):
 def test_registry_lists_library_primitives():
     names = set(ds.registered_primitives())
     assert {"normal.rsample", "normal.log_prob", "relax.gumbel_softmax"} <= names
+
+
+_TRUSTED = sorted(n for n, p in ds.registered_primitives().items() if p.trust_autodiff)
+
+
+@pytest.mark.parametrize("name", _TRUSTED)
+def test_trusted_primitives_vjp_equals_framework_autodiff(be, name):
+    """torch and JAX differentiate ``trust_autodiff`` primitives themselves; their
+    hand-written VJP (what NumPy/CuPy users get) must agree, run in the framework's ops."""
+    if be.kind not in ("torch", "jax"):
+        pytest.skip("no framework autodiff on this backend")
+    from diffsample._lib.namespace import backend_of
+
+    prim = ds.registered_primitives()[name]
+    assert prim.examples, f"{name} needs an example"
+    for i, make in enumerate(prim.examples):
+        rng = np.random.default_rng(i)
+        args, static = make(rng)
+        arrays = [be.asarray(np.asarray(a, dtype=np.float64), "float64") for a in args]
+        b = backend_of(*arrays)
+        out = prim._forward(b, arrays, arrays[0].dtype, static)
+        g = be.asarray(rng.normal(size=tuple(out.shape)), "float64")
+        hand = prim._backward(b, arrays, out, g, static)
+        diff = [j for j in range(len(arrays)) if j not in prim.nondiff]
+        if be.kind == "torch":
+            import torch
+
+            leaves = [a.clone().requires_grad_(True) if j in diff else a for j, a in enumerate(arrays)]
+            auto = torch.autograd.grad(prim.fwd(be.xp, *leaves, **static), [leaves[j] for j in diff], g)
+        else:
+            import jax
+
+            def f(*d):
+                full = list(arrays)
+                for j, v in zip(diff, d):
+                    full[j] = v
+                return prim.fwd(be.xp, *full, **static)
+
+            _, pull = jax.vjp(f, *[arrays[j] for j in diff])
+            auto = pull(g)
+        assert len(auto) == len(diff)
+        for j, a in zip(diff, auto):
+            np.testing.assert_allclose(be.to_numpy(hand[j]), be.to_numpy(a), rtol=1e-12, atol=1e-12)

@@ -9,8 +9,7 @@ once one of its arrays has been seen.
 from __future__ import annotations
 
 import numbers
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 import array_api_compat
 
@@ -19,6 +18,7 @@ __all__ = [
     "backend_of",
     "numpy_backend",
     "kind_of",
+    "namespace_of",
     "is_array",
     "float_dtype",
     "compute_dtype",
@@ -43,8 +43,7 @@ _NOT_ARRAYS = frozenset({int, float, bool, complex, type(None), str, tuple, list
 _TYPE_CACHE: dict[type, tuple[str, Any]] = {}
 
 
-@dataclass(frozen=True)
-class Backend:
+class Backend(NamedTuple):
     """The array library and device that one call runs on.
 
     Attributes
@@ -87,6 +86,11 @@ def kind_of(x: Any) -> str | None:
         return None
     _TYPE_CACHE[t] = (kind, xp)
     return kind
+
+
+def namespace_of(x: Any) -> Any:
+    """The array-API namespace of array ``x`` (``None`` for non-arrays)."""
+    return _TYPE_CACHE[type(x)][1] if kind_of(x) is not None else None
 
 
 def is_array(x: Any) -> bool:
@@ -167,11 +171,26 @@ def backend_of(*values: Any) -> Backend:
     return Backend(kind, xp, device)
 
 
+_FLOATING: dict[Any, bool] = {}
+_PROMOTED: dict[tuple, Any] = {}
+
+
 def _is_floating(xp: Any, dtype: Any) -> bool:
+    # Keyed by the dtype's type first, so dtypes of two libraries are never compared.
+    key = (type(dtype), dtype)
     try:
-        return bool(xp.isdtype(dtype, "real floating"))
+        return _FLOATING[key]
+    except (KeyError, TypeError):
+        pass
+    try:
+        res = bool(xp.isdtype(dtype, "real floating"))
     except Exception:
-        return False
+        res = False
+    try:
+        _FLOATING[key] = res
+    except TypeError:  # an unhashable dtype object: just not cached
+        pass
+    return res
 
 
 def default_float(b: Backend) -> Any:
@@ -193,20 +212,49 @@ def float_dtype(b: Backend, *values: Any) -> Any:
     The promoted dtype of the floating arrays among ``values``; if there are none,
     the namespace's default floating dtype.  Python scalars never widen the result.
     """
-    dtypes = [v.dtype for v in values if kind_of(v) is not None and _is_floating(b.xp, v.dtype)]
-    if not dtypes:
+    first = None
+    more = None
+    for v in values:
+        if kind_of(v) is None:
+            continue
+        dt = v.dtype
+        if first is not None and dt == first or not _is_floating(b.xp, dt):
+            continue
+        if first is None:
+            first = dt
+        else:
+            more = (first, dt) if more is None else (*more, dt)
+    if first is None:
         return default_float(b)
-    if len(dtypes) == 1:
-        return dtypes[0]
-    return b.xp.result_type(*dtypes)
+    if more is None:
+        return first
+    key = (b.kind, *more)
+    try:
+        return _PROMOTED[key]
+    except KeyError:
+        res = _PROMOTED[key] = b.xp.result_type(*more)
+        return res
+    except TypeError:
+        return b.xp.result_type(*more)
 
 
 def compute_dtype(b: Backend, dtype: Any) -> Any:
     """The dtype noise and arithmetic use for ``dtype``: itself, or float32 if narrower."""
+    key = (b.kind, type(dtype), dtype)
+    try:
+        return _COMPUTE[key]
+    except KeyError:
+        pass
+    except TypeError:  # unhashable dtype object
+        key = None
     xp = b.xp
-    if dtype == xp.float64 or dtype == xp.float32:
-        return dtype
-    return xp.float32
+    res = dtype if dtype == xp.float64 or dtype == xp.float32 else xp.float32
+    if key is not None:
+        _COMPUTE[key] = res
+    return res
+
+
+_COMPUTE: dict[tuple, Any] = {}
 
 
 def asarray(b: Backend, v: Any, dtype: Any) -> Any:

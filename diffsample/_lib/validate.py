@@ -20,17 +20,20 @@ def shape_of(x: Any) -> tuple[int, ...]:
 
 def broadcast_shapes(**named: Any) -> tuple[int, ...]:
     """Broadcast the shapes of the named parameters, or raise ``ValueError`` naming them."""
+    shapes = [shape_of(v) for v in named.values()]
+    first = shapes[0] if shapes else ()
+    if all(s == first for s in shapes):
+        return first
     out: list[int] = []
-    for name, v in named.items():
-        s = list(shape_of(v))
+    for s in shapes:
         n = max(len(out), len(s))
         a = [1] * (n - len(out)) + out
-        c = [1] * (n - len(s)) + s
+        c = [1] * (n - len(s)) + list(s)
         res = []
         for x, y in zip(a, c):
             if x != y and x != 1 and y != 1:
-                shapes = ", ".join(f"{k} {shape_of(w)}" for k, w in named.items())
-                raise ValueError(f"parameter shapes do not broadcast: {shapes}")
+                desc = ", ".join(f"{k} {shape_of(w)}" for k, w in named.items())
+                raise ValueError(f"parameter shapes do not broadcast: {desc}")
             res.append(max(x, y) if 1 in (x, y) else x)
         out = res
     return tuple(out)
@@ -45,18 +48,29 @@ def _first_bad(b: Backend, x: Any, ok: Any) -> Any:
 
 
 def _check(b: Backend, name: str, x: Any, ok_fn: Any, what: str) -> None:
-    """Raise ``ValueError`` unless ``ok_fn`` holds for every value of ``x``."""
-    if kind_of(x) is None:
+    """Raise ``ValueError`` unless ``ok_fn`` holds for every value of ``x``.
+
+    ``ok_fn(None, v)`` tests a Python float; ``ok_fn(b, x)`` returns a boolean array.
+    """
+    k = kind_of(x)
+    if k is None:
         v = float(x)
         if not ok_fn(None, v):
             raise ValueError(f"{name} must be {what}, got {x!r}")
         return
     if not is_concrete(x):
         return
+    if x.ndim == 0:
+        # One value: reading it is cheaper than array operations on every backend
+        # (torch's item() does not warn about requires_grad as float() does).
+        v = float(x.item() if k == "torch" else x)
+        if not ok_fn(None, v):
+            raise ValueError(f"{name} must be {what}, got {v!r}")
+        return
     ok = ok_fn(b, x)
     if not is_concrete(ok):  # e.g. a constant captured inside jax.jit
         return
-    if not bool(b.xp.all(ok)):
+    if not bool(ok.all() if k in ("numpy", "torch") else b.xp.all(ok)):
         raise ValueError(f"{name} must be {what}, got {_first_bad(b, x, ok)!r} (in an array of shape {tuple(x.shape)})")
 
 
@@ -70,7 +84,7 @@ def check_not_nan(b: Backend, name: str, x: Any) -> None:
 
 def check_finite(b: Backend, name: str, x: Any) -> None:
     """``x`` finite (NaN fails too)."""
-    _check(b, name, x, lambda b, v: abs(v) < _INF, "finite")
+    _check(b, name, x, lambda b, v: b.xp.isfinite(v) if b is not None else abs(v) < _INF, "finite")
 
 
 def check_positive(b: Backend, name: str, x: Any) -> None:

@@ -5,6 +5,9 @@
   double backward works);
 * jax    -> a cached ``jax.custom_vjp`` with the static arguments closed over;
 * others -> the plain forward, recorded on the active tape of :func:`diffsample.vjp`.
+
+A primitive declared with ``trust_autodiff=True`` runs its plain forward on torch
+and JAX (jitted on JAX), and those frameworks differentiate it themselves.
 """
 
 from __future__ import annotations
@@ -101,8 +104,21 @@ def _jax_function(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> A
     return jax.jit(f)
 
 
+@functools.lru_cache(maxsize=1024)
+def _jax_plain(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> Any:
+    import jax
+
+    static = dict(static_key)
+    return jax.jit(lambda *arrays: prim._forward(b, arrays, out_dtype, static))
+
+
 def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, static: dict) -> Any:
     """Run ``prim`` on ``arrays`` with the adapter of backend ``b``."""
+    if prim.trust_autodiff:
+        if b.kind == "torch":
+            return prim._forward(b, arrays, out_dtype, static)
+        if b.kind == "jax":
+            return _jax_plain(prim, Backend(b.kind, b.xp, None), out_dtype, _freeze(static))(*arrays)
     if b.kind == "torch":
         import torch
 

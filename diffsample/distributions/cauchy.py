@@ -70,7 +70,7 @@ def _standard_icdf(xp: Any, p: Any) -> Any:
     return xp.copysign(m * t + (1.0 - m) / (t + m), c)
 
 
-@primitive(name="cauchy.rsample", nondiff=(2,))
+@primitive(name="cauchy.rsample", nondiff=(2,), trust_autodiff=True)
 def _rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
     return _clip_bound(xp, loc + scale * eps, bound)
 
@@ -302,10 +302,10 @@ class Cauchy(Distribution):
         eps = _standard_icdf(b.xp, draw("uniform", key, shape, b, self.dtype))
         bound = _narrow_bound(b, self.dtype)
         if bound is None:
-            return _rsample(self.loc, self.scale, eps)
+            return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps)
         # The noise is cast to the parameters' dtype on the way in: keep it finite.
         eps = b.xp.clip(eps, min=-bound, max=bound)
-        return _rsample(self.loc, self.scale, eps, bound=bound)
+        return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps, bound=bound)
 
     def log_prob(self, x: Any) -> Any:
         """Log density ``-log(pi scale) - log1p(z**2)`` at ``x``."""

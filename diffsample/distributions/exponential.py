@@ -31,7 +31,7 @@ def _standard_icdf(xp: Any, p: Any) -> Any:
     return -xp.log1p(-p)
 
 
-@primitive(name="exponential.rsample", nondiff=(1,))
+@primitive(name="exponential.rsample", nondiff=(1,), trust_autodiff=True)
 def _rsample(xp: Any, rate: Any, eps: Any, bound: float | None = None) -> Any:
     return _clip_bound(xp, eps / rate, bound, lower=False)
 
@@ -264,8 +264,8 @@ class Exponential(Distribution):
         eps = _standard_icdf(b.xp, draw("uniform", key, shape, b, self.dtype))
         bound = _narrow_bound(b, self.dtype)
         if bound is None:
-            return _rsample(self.rate, eps)
-        return _rsample(self.rate, eps, bound=bound)
+            return _rsample.apply(self._backend, self.dtype, self.rate, eps)
+        return _rsample.apply(self._backend, self.dtype, self.rate, eps, bound=bound)
 
     def log_prob(self, x: Any) -> Any:
         """Log density ``log(rate) - rate * x`` at ``x`` (``-inf`` for ``x < 0``)."""

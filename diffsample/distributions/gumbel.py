@@ -52,7 +52,7 @@ def _standard_icdf(xp: Any, p: Any) -> Any:
     return -xp.log(-xp.log(p))
 
 
-@primitive(name="gumbel.rsample", nondiff=(2,))
+@primitive(name="gumbel.rsample", nondiff=(2,), trust_autodiff=True)
 def _rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
     return _clip_bound(xp, loc + scale * eps, bound)
 
@@ -307,8 +307,8 @@ class Gumbel(Distribution):
         eps = _standard_icdf(b.xp, draw("uniform", key, shape, b, self.dtype))
         bound = _narrow_bound(b, self.dtype)
         if bound is None:
-            return _rsample(self.loc, self.scale, eps)
-        return _rsample(self.loc, self.scale, eps, bound=bound)
+            return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps)
+        return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps, bound=bound)
 
     def log_prob(self, x: Any) -> Any:
         """Log density ``-z - exp(-z) - log(scale)``, ``z = (x - loc) / scale``."""

@@ -100,7 +100,7 @@ def _params(rng: Any, n: int = 5) -> tuple:
 
 
 # ----------------------------------------------------------------------- rsample
-@primitive(name="logistic.rsample", nondiff=(2,))
+@primitive(name="logistic.rsample", nondiff=(2,), trust_autodiff=True)
 def _rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
     x = loc + scale * eps
     return x if bound is None else xp.clip(x, min=-bound, max=bound)
@@ -392,8 +392,8 @@ class Logistic(Distribution):
             eps = _std_logit(b.xp, draw("uniform", key, shape, b, self.dtype))
         bound = _narrow_bound(b, self.dtype)
         if bound is None:
-            return _rsample(self.loc, self.scale, eps)
-        return _rsample(self.loc, self.scale, eps, bound=bound)
+            return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps)
+        return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps, bound=bound)
 
     def log_prob(self, x: Any) -> Any:
         """Log density at ``x``."""

@@ -22,7 +22,7 @@ def _params(rng: Any, n: int = 5) -> tuple:
 
 
 # ----------------------------------------------------------------------- rsample
-@primitive(name="normal.rsample", nondiff=(2,))
+@primitive(name="normal.rsample", nondiff=(2,), trust_autodiff=True)
 def _rsample(xp: Any, loc: Any, scale: Any, eps: Any) -> Any:
     return loc + scale * eps
 
@@ -238,7 +238,7 @@ class Normal(Distribution):
         """
         shape = self._extended_shape(sample_shape)
         eps = draw("normal", key, shape, self._backend, self.dtype)
-        return _rsample(self.loc, self.scale, eps)
+        return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps)
 
     def log_prob(self, x: Any) -> Any:
         """Log density at ``x``."""

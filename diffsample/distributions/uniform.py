@@ -36,7 +36,7 @@ def _inner(rng: Any, low: Any, high: Any, margin: float = 0.05) -> Any:
     return low + (high - low) * rng.uniform(margin, 1.0 - margin, size=np.shape(low))
 
 
-@primitive(name="uniform.rsample", nondiff=(2,))
+@primitive(name="uniform.rsample", nondiff=(2,), trust_autodiff=True)
 def _rsample(xp: Any, low: Any, high: Any, u: Any) -> Any:
     return low + (high - low) * u
 
@@ -337,7 +337,7 @@ class Uniform(Distribution):
         """
         shape = self._extended_shape(sample_shape)
         u = draw("uniform", key, shape, self._backend, self.dtype)
-        return _rsample(self.low, self.high, u)
+        return _rsample.apply(self._backend, self.dtype, self.low, self.high, u)
 
     def log_prob(self, x: Any) -> Any:
         """Log density at ``x``: ``-log(high - low)`` on the support, ``-inf`` off it."""

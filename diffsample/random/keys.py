@@ -10,8 +10,7 @@ a ``torch.Generator``, a ``numpy.random.Generator`` or a CuPy generator.
 from __future__ import annotations
 
 import operator
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from .._lib.namespace import Backend, backend_of, kind_of
 
@@ -130,13 +129,17 @@ def _raw_key(k: Any) -> Any:
     return k
 
 
-@dataclass(frozen=True)
-class Source:
+class Source(NamedTuple):
     """A resolved source of noise: a raw key array, or a backend's own generator."""
 
     kind: str  # "key" or "generator"
     value: Any
     owner: str | None = None  # kind of library of a generator / key array
+
+
+# Generator classes by (top-level module, class name); the types seen are cached.
+_GENERATOR_NAMES = frozenset({("numpy", "Generator"), ("torch", "Generator"), ("cupy", "Generator"), ("cupy", "RandomState")})
+_GENERATOR_TYPES: dict[type, str] = {}
 
 
 def resolve_source(src: Any) -> Source:
@@ -152,15 +155,16 @@ def resolve_source(src: Any) -> Source:
         )
     if isinstance(src, bool):
         raise TypeError(f"key must be a key array, an int seed or a generator, got {src!r}")
+    owner = _GENERATOR_TYPES.get(type(src))
+    if owner is not None:
+        return Source("generator", src, owner)
     if isinstance(src, int):
         return Source("key", key(src), "numpy")
     mod = type(src).__module__.split(".", 1)[0]
-    if mod == "numpy" and type(src).__name__ == "Generator":
-        return Source("generator", src, "numpy")
-    if mod == "torch" and type(src).__name__ == "Generator":
-        return Source("generator", src, "torch")
-    if mod == "cupy" and type(src).__name__ in ("Generator", "RandomState"):
-        return Source("generator", src, "cupy")
+    name = type(src).__name__
+    if (mod, name) in _GENERATOR_NAMES:
+        _GENERATOR_TYPES[type(src)] = mod
+        return Source("generator", src, mod)
     k = kind_of(src)
     if k is None:
         raise TypeError(

@@ -175,12 +175,12 @@ def _portable(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
 def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     """Draw base noise of kind ``what`` for backend ``b`` (the samplers' entry point).
 
-    ``dtype`` is widened to float32 when narrower; the result has that compute dtype.
+    ``shape`` is a tuple of Python ints.  ``dtype`` is widened to float32 when
+    narrower; the result has that compute dtype.
     """
     if what not in _KINDS:
         raise ValueError(f"unknown noise kind {what!r}")
     src = resolve_source(key)
-    shape = tuple(int(s) for s in shape)
     dt = compute_dtype(b, dtype)
     if _STREAM.get() == "native" or src.kind == "generator":
         out = _native(b, src, what, shape, dt)
@@ -195,7 +195,7 @@ def _public(what: str, key: Any, shape: Any, dtype: Any, like: Any) -> Any:
         lk = getattr(like, "dtype", None)
         dtype = lk if lk is not None and b.xp.isdtype(lk, "real floating") else default_float(b)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return draw(what, key, shape, b, dtype)
+    return draw(what, key, tuple(int(s) for s in shape), b, dtype)
 
 
 def _backend_for_source(key: Any) -> Backend:
