@@ -133,8 +133,9 @@ def test_hard_frequencies_chi_square(be):
     assert scipy.stats.chisquare(counts, n * p).pvalue > ALPHA
 
 
-def test_vjp_against_finite_differences(be):
-    check_primitive(gs_mod._gumbel_softmax, lambda a: be.asarray(a, "float64"), rtol=1e-6)
+@pytest.mark.parametrize("prim", ["_gumbel_softmax", "_gumbel_softmax_fixed_tau"])
+def test_vjp_against_finite_differences(be, prim):
+    check_primitive(getattr(gs_mod, prim), lambda a: be.asarray(a, "float64"), rtol=1e-6)
 
 
 def test_grads_match_framework_autodiff(be):

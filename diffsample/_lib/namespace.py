@@ -261,10 +261,23 @@ def asarray(b: Backend, v: Any, dtype: Any) -> Any:
     """``v`` (array or Python scalar) as an array of ``dtype`` on the backend's device."""
     xp = b.xp
     if kind_of(v) is None:
+        if b.kind == "torch" and type(v) in (int, float):
+            # Making a tensor costs microseconds; constants such as a temperature of
+            # 1.0 recur on every call, so torch's are kept (read-only, never exposed).
+            key = (v, dtype, b.device)
+            t = _TORCH_CONSTANTS.get(key)
+            if t is None:
+                if len(_TORCH_CONSTANTS) > 256:
+                    _TORCH_CONSTANTS.clear()
+                t = _TORCH_CONSTANTS[key] = xp.asarray(v, dtype=dtype, device=b.device)
+            return t
         return xp.asarray(v, dtype=dtype, device=b.device) if b.device is not None else xp.asarray(v, dtype=dtype)
     if v.dtype != dtype:
         return xp.astype(v, dtype)
     return v
+
+
+_TORCH_CONSTANTS: dict[tuple, Any] = {}
 
 
 def is_concrete(x: Any) -> bool:

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import math
 import operator
 from typing import Any
 
 from .._lib.namespace import backend_of, float_dtype, is_concrete, kind_of
-from .._lib.ops import one_hot_argmax, softmax, softmax_vjp
+from .._lib.ops import one_hot_argmax, softmax, softmax_vjp, stop_gradient
 from .._lib.validate import check_positive
 from ..autodiff import primitive
 from ..random.streams import draw
@@ -14,14 +15,12 @@ from ..random.streams import draw
 __all__ = ["gumbel_softmax"]
 
 
-@primitive(name="relax.gumbel_softmax", nondiff=(1,))
-def _gumbel_softmax(xp: Any, logits: Any, gumbels: Any, tau: Any, *, axis: int, hard: bool) -> Any:
+def _forward(xp: Any, logits: Any, gumbels: Any, tau: Any, *, axis: int, hard: bool) -> Any:
     z = (logits + gumbels) / tau
     return one_hot_argmax(z, axis) if hard else softmax(z, axis)
 
 
-@_gumbel_softmax.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, *, axis: int, hard: bool) -> tuple:
+def _vjp(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, *, axis: int, hard: bool) -> tuple:
     logits, gumbels, tau = inputs
     z = (logits + gumbels) / tau if (hard or needs[2]) else None
     y = softmax(z, axis) if hard else out  # straight-through: the soft sample's gradient
@@ -37,22 +36,40 @@ def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, *, axis: int, hard
     return d_logits, None, d_tau
 
 
-@_gumbel_softmax.example
-def _(rng: Any) -> tuple:
+def _example(rng: Any) -> tuple:
     return (rng.normal(size=(4, 5)), rng.gumbel(size=(4, 5)), rng.uniform(0.5, 2.0, size=(4, 1))), {"axis": 1, "hard": False}
 
 
+# The general case: temperature an array (differentiable), hard or soft.
+_gumbel_softmax = primitive(_forward, name="relax.gumbel_softmax", nondiff=(1,))
+# Soft samples at a constant (Python number) temperature, the common case: torch's and
+# JAX's own autodiff of the forward is exact and NaN-free here (no gradient goes to
+# the temperature, so -inf logits give 0, not 0 * inf), and cheaper than a custom
+# function.  Used only with hard=False.
+_gumbel_softmax_fixed_tau = primitive(
+    _forward, name="relax.gumbel_softmax_fixed_tau", nondiff=(1, 2), trust_autodiff=True
+)
+for _prim in (_gumbel_softmax, _gumbel_softmax_fixed_tau):
+    _prim.defvjp(_vjp)
+    _prim.example(_example)
+
+
 def _check_logits(b: Any, logits: Any, axis: int) -> None:
+    if logits.shape[axis] == 0:
+        raise ValueError(f"logits has no categories along axis {axis} (shape {tuple(logits.shape)})")
     if not is_concrete(logits):
         return
     xp = b.xp
+    # One reduction and one read in the common case: a finite sum means no NaN and no
+    # infinity at all.  Otherwise (an allowed -inf, or a sum that overflows) the exact
+    # checks below decide.
+    if math.isfinite(float(xp.sum(stop_gradient(logits)))):
+        return
     if bool(xp.any(xp.isnan(logits))):
         raise ValueError("logits must not contain NaN")
-    if bool(xp.any(logits == float("inf"))):
+    if bool(xp.any(logits == math.inf)):
         raise ValueError("logits must not contain +inf")
-    if logits.shape[axis] == 0:
-        raise ValueError(f"logits has no categories along axis {axis} (shape {tuple(logits.shape)})")
-    if bool(xp.any(xp.all(logits == float("-inf"), axis=axis))):
+    if bool(xp.any(xp.all(logits == -math.inf, axis=axis))):
         raise ValueError("logits has a row whose entries are all -inf: no category can be drawn")
 
 
@@ -119,4 +136,5 @@ def gumbel_softmax(
         _check_logits(b, logits, axis)
     dtype = float_dtype(b, logits, tau)
     gumbels = draw("gumbel", key, tuple(logits.shape), b, dtype)
-    return _gumbel_softmax(logits, gumbels, tau, axis=axis, hard=hard)
+    prim = _gumbel_softmax if hard or kind_of(tau) is not None else _gumbel_softmax_fixed_tau
+    return prim.apply(b, dtype, logits, gumbels, tau, axis=axis, hard=hard)
