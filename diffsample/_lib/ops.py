@@ -6,11 +6,42 @@ operation; the rest of the library calls these and stays backend-neutral.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+import functools
+import sys
+from typing import Any, Callable, Iterator
 
 from .namespace import backend_of, kind_of, namespace_of
 
-__all__ = ["stop_gradient", "softmax", "softmax_vjp", "one_hot_argmax", "sum_to_shape"]
+__all__ = ["stop_gradient", "softmax", "softmax_vjp", "one_hot_argmax", "sum_to_shape", "quiet", "quiet_numpy"]
+
+
+@contextlib.contextmanager
+def quiet_numpy() -> Iterator[None]:
+    """NumPy floating-point warnings off inside the block (NumPy is not imported for it).
+
+    Untaken lanes of ``xp.where`` may overflow or divide by zero on the way; where every
+    special value is chosen explicitly, the library stays silent, like ``scipy.special``.
+    Only NumPy (and array_api_strict, which runs on it) warns; if NumPy was never
+    imported there are no NumPy arrays to warn about.
+    """
+    np = sys.modules.get("numpy")
+    if np is None:
+        yield
+        return
+    with np.errstate(all="ignore"):
+        yield
+
+
+def quiet(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Decorator form of :func:`quiet_numpy` (keeps the signature, which primitives read)."""
+
+    @functools.wraps(fn)
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        with quiet_numpy():
+            return fn(*args, **kwargs)
+
+    return wrapped
 
 
 def stop_gradient(x: Any) -> Any:

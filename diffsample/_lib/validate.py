@@ -11,7 +11,7 @@ from typing import Any
 
 from .namespace import Backend, is_concrete, kind_of
 
-__all__ = ["broadcast_shapes", "check_positive", "check_not_nan", "check_finite", "shape_of"]
+__all__ = ["broadcast_shape", "broadcast_shapes", "check_positive", "check_not_nan", "check_finite", "shape_of"]
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
@@ -24,6 +24,15 @@ def broadcast_shapes(**named: Any) -> tuple[int, ...]:
     first = shapes[0] if shapes else ()
     if all(s == first for s in shapes):
         return first
+    out = broadcast_shape(*shapes)
+    if out is None:
+        desc = ", ".join(f"{k} {s}" for k, s in zip(named, shapes))
+        raise ValueError(f"parameter shapes do not broadcast: {desc}")
+    return out
+
+
+def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
+    """The broadcast of ``shapes`` (tuples of ints), or ``None`` if they do not broadcast."""
     out: list[int] = []
     for s in shapes:
         n = max(len(out), len(s))
@@ -32,8 +41,7 @@ def broadcast_shapes(**named: Any) -> tuple[int, ...]:
         res = []
         for x, y in zip(a, c):
             if x != y and x != 1 and y != 1:
-                desc = ", ".join(f"{k} {shape_of(w)}" for k, w in named.items())
-                raise ValueError(f"parameter shapes do not broadcast: {desc}")
+                return None
             res.append(max(x, y) if 1 in (x, y) else x)
         out = res
     return tuple(out)

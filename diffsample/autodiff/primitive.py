@@ -24,6 +24,20 @@ __all__ = ["Primitive", "primitive", "registered_primitives"]
 _REGISTRY: dict[str, "Primitive"] = {}
 
 
+def _parameter_names(fn: Callable[..., Any]) -> tuple[str, ...]:
+    """Names of ``fn``'s parameters (through ``functools.wraps``), without importing
+    :mod:`inspect`, which costs more at import time than the rest of the library."""
+    f = fn
+    while hasattr(f, "__wrapped__"):
+        f = f.__wrapped__
+    code = getattr(f, "__code__", None)
+    if code is None:
+        import inspect
+
+        return tuple(inspect.signature(fn).parameters)
+    return tuple(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
+
+
 class Primitive:
     """A differentiable operation: array-API forward plus hand-written VJP.
 
@@ -54,9 +68,7 @@ class Primitive:
     def defvjp(self, bwd: Callable[..., Any]) -> Callable[..., Any]:
         """Attach the VJP ``bwd(xp, inputs, out, g, **static) -> cotangents``."""
         self.bwd = bwd
-        import inspect
-
-        self._bwd_needs = "needs" in inspect.signature(bwd).parameters
+        self._bwd_needs = "needs" in _parameter_names(bwd)
         return bwd
 
     def example(self, make: Callable[[Any], tuple]) -> Callable[[Any], tuple]:

@@ -5,11 +5,9 @@ from __future__ import annotations
 import math
 from typing import Any, Callable, Sequence
 
-import numpy as np
-
 from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_dtype
 from .._lib.ops import stop_gradient
-from .._lib.validate import broadcast_shapes, shape_of
+from .._lib.validate import broadcast_shape, broadcast_shapes, shape_of
 
 __all__ = ["Distribution"]
 
@@ -118,7 +116,9 @@ def _score(dist: Distribution, x: Any, partials: Callable[..., tuple], names: Se
     dt = float_dtype(b, x, *params)
     cdt = compute_dtype(b, dt)
     args = [asarray(b, v, cdt) for v in (x, *params)]
-    shape = tuple(np.broadcast_shapes(shape_of(x), dist.batch_shape))
+    shape = broadcast_shape(shape_of(x), dist.batch_shape)
+    if shape is None:
+        raise ValueError(f"x of shape {shape_of(x)} does not broadcast with batch shape {dist.batch_shape}")
     grads = partials(xp, *args)[1:]
     out = {}
     for name, d in zip(names, grads):

@@ -5,7 +5,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 
 from .._lib.namespace import backend_of, float_dtype
 from .._lib.validate import check_finite, check_positive
@@ -150,7 +149,8 @@ def _(rng: Any) -> tuple:
     loc, scale = _params(rng)
     # Both sides of the median, not at it (the quantile has a kink there).
     p = rng.uniform(0.05, 0.4, size=5)
-    p = np.where(rng.uniform(size=5) < 0.5, p, 1.0 - p)
+    flip = rng.uniform(size=5) < 0.5
+    p = p * flip + (1.0 - p) * ~flip
     return (p, loc, scale), {}
 
 

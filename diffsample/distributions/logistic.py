@@ -11,17 +11,17 @@ values ``z = (x - loc) / scale`` and are shared with the truncated logistic in
 
 from __future__ import annotations
 
-import functools
 import math
 from typing import Any
 
-import numpy as np
 
-from .._lib.namespace import Backend, backend_of, compute_dtype, float_dtype
+from .._lib.namespace import backend_of, float_dtype
+from .._lib.ops import quiet as _quiet
+from .._lib.ops import quiet_numpy
 from .._lib.validate import check_finite, check_positive
 from ..autodiff import primitive
 from ..random.streams import draw
-from .base import Distribution
+from .base import Distribution, _narrow_bound
 
 __all__ = ["Logistic"]
 
@@ -66,33 +66,6 @@ def _dpsi(xp: Any, z: Any) -> Any:
     """``d^2/dz^2 log pdf(z) = -(1 - tanh(z/2)^2) / 2``."""
     t = xp.tanh(0.5 * z)
     return -0.5 * (1.0 - t * t)
-
-
-def _quiet(fn: Any) -> Any:
-    """Run ``fn`` with NumPy floating-point warnings off.
-
-    Lanes of ``xp.where`` that are not taken may overflow on the way (``exp`` of a
-    large argument, ``log(0)``); every special value is chosen explicitly, so, like
-    ``scipy.special``, the forward and backward passes stay silent.
-    """
-
-    @functools.wraps(fn)  # keeps the signature (the primitive reads ``needs`` from it)
-    def wrapped(*args: Any, **kwargs: Any) -> Any:
-        with np.errstate(all="ignore"):
-            return fn(*args, **kwargs)
-
-    return wrapped
-
-
-def _narrow_bound(b: Backend, dtype: Any) -> float | None:
-    """Largest finite value of ``dtype`` when it is narrower than float32, else ``None``.
-
-    float16/bfloat16 draws are computed in float32; clipping them to this bound keeps
-    the cast back from turning a large draw into ``inf``.
-    """
-    if compute_dtype(b, dtype) == dtype:
-        return None
-    return float(b.xp.finfo(dtype).max)
 
 
 def _params(rng: Any, n: int = 5) -> tuple:
@@ -388,7 +361,7 @@ class Logistic(Distribution):
         shape = self._extended_shape(sample_shape)
         # Standard logistic noise logit(u), formed in float32/float64 before the
         # parameters' dtype is applied (so u close to 1 never rounds to 1 first).
-        with np.errstate(all="ignore"):
+        with quiet_numpy():
             eps = _std_logit(b.xp, draw("uniform", key, shape, b, self.dtype))
         bound = _narrow_bound(b, self.dtype)
         if bound is None:

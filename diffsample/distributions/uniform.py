@@ -10,7 +10,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
 
 from .._lib.namespace import Backend, asarray, float_dtype, is_concrete, kind_of
 from .._lib.ops import sum_to_shape
@@ -33,7 +32,7 @@ def _params(rng: Any, n: int = 5) -> tuple:
 
 def _inner(rng: Any, low: Any, high: Any, margin: float = 0.05) -> Any:
     """Points inside ``(low, high)``, at least ``margin`` widths from either end."""
-    return low + (high - low) * rng.uniform(margin, 1.0 - margin, size=np.shape(low))
+    return low + (high - low) * rng.uniform(margin, 1.0 - margin, size=getattr(low, "shape", ()))
 
 
 @primitive(name="uniform.rsample", nondiff=(2,), trust_autodiff=True)

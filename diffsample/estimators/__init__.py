@@ -17,7 +17,6 @@ per-sample contributions, variance and standard error one call away), for:
 
 from .discrete import arm, disarm
 from .measure_valued import measure_valued
-from .mohamed import variance_table
 from .pathwise import gumbel_softmax_estimator, pathwise
 from .result import EstimatorResult
 from .score import magic_box, score_function, surrogate
@@ -34,3 +33,11 @@ __all__ = [
     "gumbel_softmax_estimator",
     "variance_table",
 ]
+
+
+def __getattr__(name: str):  # PEP 562: the Mohamed study needs NumPy, loaded on first use
+    if name == "variance_table":
+        from .mohamed import variance_table
+
+        return variance_table
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
