@@ -280,11 +280,36 @@ def asarray(b: Backend, v: Any, dtype: Any) -> Any:
 _TORCH_CONSTANTS: dict[tuple, Any] = {}
 
 
+def _torch_tracing_checks() -> tuple:
+    """torch's 'is this a functorch wrapper' and 'are we compiling' tests (looked up once)."""
+    global _TORCH_TRACING
+    if _TORCH_TRACING is None:
+        import torch
+
+        wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
+        compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
+        _TORCH_TRACING = (wrapped or (lambda t: False), compiling or (lambda: False))
+    return _TORCH_TRACING
+
+
+_TORCH_TRACING: tuple | None = None
+
+
 def is_concrete(x: Any) -> bool:
     """True when the values of ``x`` may be read (not a JAX tracer, not under torch.func)."""
     k = kind_of(x)
-    if k is None:
+    if k is None or k == "numpy":
         return True
+    if k == "torch":
+        wrapped, compiling = _TORCH_TRACING or _torch_tracing_checks()
+        return not (wrapped(x) or compiling() or x.is_meta)
+    if k == "jax":
+        import jax
+
+        return not isinstance(x, jax.core.Tracer)
+    if k == "dask":
+        return False  # lazy: reading values would compute the graph
+    return True
     if k == "jax":
         import jax
 

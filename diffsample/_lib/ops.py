@@ -110,8 +110,13 @@ def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
     kind = kind_of(g)
     if kind == "torch":
         return g.sum_to_size(shape) if shape else g.sum()
-    # NumPy, CuPy and JAX arrays reduce through their own method (no wrapper layer).
-    total = (lambda a, **kw: a.sum(**kw)) if kind in ("numpy", "cupy", "jax") else namespace_of(g).sum
+    if kind in ("numpy", "cupy", "jax"):
+        # Their own reduction method, without a wrapper layer (a scalar for shape ()).
+        if not shape:
+            return g.sum()
+        total: Any = lambda a, **kw: a.sum(**kw)  # noqa: E731
+    else:
+        total = namespace_of(g).sum
     lead = len(gshape) - len(shape)
     if lead > 0:
         g = total(g, axis=tuple(range(lead)))
