@@ -147,3 +147,25 @@ def test_trusted_primitives_vjp_equals_framework_autodiff(be, name):
         assert len(auto) == len(diff)
         for j, a in zip(diff, auto):
             np.testing.assert_allclose(be.to_numpy(hand[j]), be.to_numpy(a), rtol=1e-12, atol=1e-12)
+
+
+@ds.primitive(name="tests.gap_to_one", nondiff=(1,))
+def gap_to_one(xp, x, u):
+    return x + (1.0 - u) * 2.0**20
+
+
+@gap_to_one.defvjp
+def _(xp, inputs, out, g):
+    return g, None
+
+
+def test_noise_inputs_keep_their_precision_for_half_parameters(be):
+    """A float16 parameter must not round a float32 noise input on its way to the
+    forward (1 - 2**-20 would become 1.0 in float16): noise reaches it in float32."""
+    if not hasattr(be.xp, "float16"):
+        pytest.skip("no float16 in this namespace")
+    x = be.asarray(np.zeros(2), "float16")
+    u = be.asarray(np.full(2, 1.0 - 2.0**-20), "float32")
+    y = gap_to_one(x, u)
+    assert y.dtype == x.dtype
+    np.testing.assert_allclose(be.to_numpy(y).astype(np.float64), 1.0)

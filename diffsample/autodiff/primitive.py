@@ -136,7 +136,14 @@ class Primitive:
     def apply(self, b: Backend, out_dtype: Any, *args: Any, **static: Any) -> Any:
         """Call with the backend and result dtype already resolved (by a caller that
         holds them, such as a distribution for its own parameters)."""
-        arrays = tuple(asarray(b, a, out_dtype) for a in args)
+        if self.nondiff:
+            # Inputs without gradient (noise) go straight to the compute dtype: casting
+            # float32 uniforms to a float16 result dtype first would round some to 0 or 1.
+            cdt = compute_dtype(b, out_dtype)
+            nd = self.nondiff
+            arrays = tuple(asarray(b, a, cdt if i in nd else out_dtype) for i, a in enumerate(args))
+        else:
+            arrays = tuple(asarray(b, a, out_dtype) for a in args)
         return _adapters.call(self, b, args, arrays, out_dtype, static)
 
 
