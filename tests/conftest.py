@@ -83,7 +83,7 @@ def _make(name: str) -> BackendCase:
         xp = array_api_compat.array_namespace(torch.empty(0))
         return BackendCase(
             name, "torch", xp, dev,
-            lambda a: torch.from_numpy(np.ascontiguousarray(a)).to(dev),
+            lambda a: torch.from_numpy(np.array(a, order="C", copy=True)).to(dev),  # keeps 0-d (ascontiguousarray makes it 1-d)
             lambda t: t.detach().cpu().numpy(),
         )
     if name in ("jax", "jax-cuda"):
