@@ -20,11 +20,9 @@ Rows (each pair timed interleaved in one process, see ``_timing.py``):
   ``block_until_ready`` on the gradients.  A second row has both sides also return
   the per-sample gradients (``jax.vmap(jax.grad(...))`` for the peer).
 
-Rows marked ``Normal.score`` pass a subclass of ``ds.Normal`` with a ``score`` method
-(defined in this script): ``score_function`` then takes the per-sample scores from
-``dist.score(x)``, as it does for the discrete distributions, instead of the VJP of
-``log_prob`` with per-sample copies of the parameters (whose forward pass recomputes
-``log(scale)`` once per sample).  ``--torch-threads`` sets ``torch.set_num_threads``
+``ds.Normal`` has a hand-written ``score`` (per-sample d log p / d loc, d scale), so
+``score_function`` takes the per-sample scores from it, as it does for every family.
+``--torch-threads`` sets ``torch.set_num_threads``
 (default: torch's own default).
 
 The ``noise source`` column says what diffsample is given: the backend's native
@@ -54,23 +52,6 @@ K = 0.5
 
 
 normal_fn = ds.Normal  # the class itself (the per-sample parameter copies are then not re-validated)
-
-
-class NormalWithScore(ds.Normal):
-    """``ds.Normal`` plus a ``score`` method (per-sample d log p / d loc, d scale, no gradient).
-
-    ``score_function`` uses ``dist.score(x)`` when a distribution has one (the discrete
-    distributions do) instead of the VJP of ``log_prob`` with per-sample parameter
-    copies; ``ds.Normal`` has none yet, so the rows marked "Normal.score" show what
-    adding it would give.
-    """
-
-    def score(self, x):
-        from diffsample._lib.ops import stop_gradient
-
-        loc, scale = stop_gradient(self.loc), stop_gradient(self.scale)
-        z = (x - loc) / scale
-        return {"loc": z / scale, "scale": (z * z - 1) / scale}
 
 
 def _row(est, backend, source, n, res, target):
@@ -105,7 +86,6 @@ def numpy_rows(n, quick):
     for name, key, cls in [
         ("native generator", np.random.default_rng(1), normal_fn),
         ("key array", ds.random.key(0), normal_fn),
-        ("native generator; Normal.score", np.random.default_rng(1), NormalWithScore),
     ]:
 
         def ours(key=key, cls=cls):
@@ -144,7 +124,6 @@ def torch_rows(n, quick):
     for name, key, cls in [
         ("native generator", g_ours, normal_fn),
         ("key array", ds.random.key(0), normal_fn),
-        ("native generator; Normal.score", g_ours, NormalWithScore),
     ]:
 
         def ours(key=key, cls=cls):
