@@ -238,12 +238,16 @@ def test_same_key_same_numbers(be):
 
 @pytest.mark.parametrize("family", FAMILIES)
 def test_rsample_is_icdf_of_the_uniform(be, family):
-    """rsample(key) == icdf(u) with u = ds.random.uniform for the same key."""
+    """rsample(key) == icdf(u) with u = ds.random.uniform for the same key, wherever the
+    inverse CDF samples: few draws, and the portable stream at any size (the normal's
+    rejection sampler takes over for tr._MIN_DRAWS draws or more, NumPy and torch)."""
     loc, scale, low, high = _params(be, "float64", -1.0, 2.0)
     d = FAMILIES[family](loc, scale, low, high)
     key = ds.random.key(3)
-    u = ds.random.uniform(key, (50, 1), like=loc)
-    np.testing.assert_allclose(be.to_numpy(d.rsample(key, (50,))), be.to_numpy(d.icdf(u)), rtol=1e-15)
+    for stream, n in [("native", 50), ("portable", tr._MIN_DRAWS)]:
+        with ds.random.stream(stream):
+            u = ds.random.uniform(key, (n, 1), like=loc)
+            np.testing.assert_allclose(be.to_numpy(d.rsample(key, (n,))), be.to_numpy(d.icdf(u)), rtol=1e-15)
 
 
 # -------------------------------------------------------- values against references
@@ -442,6 +446,166 @@ def test_ks_bulk(be, dtype, family, stream):
     assert scipy.stats.kstest(x, cdf).pvalue > ALPHA
 
 
+# ------------------------------------------ samples: the rejection sampler (normal)
+# Standardized windows and whether the sampler takes Marsaglia's tail method there
+# (else normal candidates: around the centre, or folded onto one side of it).
+REJECTION_WINDOWS = [
+    ((-1.0, 2.0), False), ((-INF, INF), False), ((0.2, INF), False), ((-3.0, -0.1), False),
+    ((1.5, INF), True), ((2.0, 4.0), True), ((8.0, INF), True), ((30.0, 31.0), True), ((-10001.0, -10000.0), True),
+]
+
+
+def _rejects(be):
+    """Whether TruncatedNormal samples by rejection on this backend (native stream)."""
+    return be.kind in tr._REJECT_KINDS and (be.kind != "torch" or str(be.device) == "cpu")
+
+
+def _plan_np(lo, hi, loc=LOC, scale=SCALE):
+    low = loc + scale * lo if math.isfinite(lo) else lo
+    high = loc + scale * hi if math.isfinite(hi) else hi
+    with np.errstate(all="ignore"):
+        return tr._rejection_plan(np, *(np.asarray(v, dtype=np.float64) for v in (loc, scale, low, high)), ())
+
+
+def test_rejection_sampler_where_expected(be):
+    """Rejection on NumPy and torch (CPU) from tr._MIN_DRAWS draws in the native stream;
+    the inverse CDF for fewer draws, in the portable stream, on other backends, and for
+    windows where neither proposal accepts enough."""
+    key = ds.random.key(0)
+    n = tr._MIN_DRAWS
+    for (lo, hi), tail in REJECTION_WINDOWS:
+        d = TruncatedNormal(*_params(be, "float64", lo, hi))
+        assert (tr._rejection_draws(d, key, (n, 1)) is not None) == _rejects(be), (lo, hi)
+        assert _plan_np(lo, hi).all_tail == tail, (lo, hi)
+    d = TruncatedNormal(*_params(be, "float64", -1.0, 2.0))
+    assert tr._rejection_draws(d, key, (n - 1, 1)) is None
+    with ds.random.stream("portable"):
+        assert tr._rejection_draws(d, key, (n, 1)) is None
+    for lo, hi in [(2.0, 2.1), (-0.6, 0.6), (100.0, 100.001)]:  # acceptance 0.18, 0.45, 0.1
+        assert _plan_np(lo, hi) is None
+        assert tr._rejection_draws(TruncatedNormal(*_params(be, "float64", lo, hi)), key, (n, 1)) is None
+    # A batch mixing both proposals is one rejection call; one window that needs the
+    # inverse CDF sends the whole batch there.
+    lows, highs = be.asarray([-1.0, 8.0, 2.0]), be.asarray([2.0, INF, 2.1])
+    assert (tr._rejection_draws(TruncatedNormal(0.0, 1.0, lows[:2], highs[:2]), key, (n, 2)) is not None) == _rejects(be)
+    assert tr._rejection_draws(TruncatedNormal(0.0, 1.0, lows, highs), key, (n, 3)) is None
+
+
+def test_rejection_samples_distribution(be, dtype):
+    """KS and sample mean of the rejection sampler's draws on every window above.
+
+    9 windows, each with a KS test at level ALPHA/18 (p is uniform under the null) and
+    a mean within ZMAX = 4.5 standard errors (two-sided 6.8e-6): the false-failure rate
+    of the whole test is at most 9 (ALPHA/18 + 6.8e-6) < 5.7e-4.  KS references: SciPy's
+    truncnorm for bulk windows, this module's float64 NumPy cdf (checked against mpmath
+    above) in the tails, as in test_extreme_windows_in_bounds_and_moments.
+    """
+    if not _rejects(be):
+        pytest.skip("the inverse CDF samples on this backend (covered by the tests above)")
+    n = 20000
+    eps = float(np.finfo(dtype).eps)
+    for i, ((lo, hi), _) in enumerate(REJECTION_WINDOWS):
+        d = TruncatedNormal(*_params(be, dtype, lo, hi, loc=0.0, scale=1.0))
+        x = be.to_numpy(d.sample(ds.random.key(300 + i), (n,))).ravel()
+        assert x.dtype == np.dtype(dtype)
+        assert np.all(np.isfinite(x)), (lo, hi)
+        assert np.all((x >= lo) & (x <= hi)), (lo, hi, x.min(), x.max())
+        xf = x.astype(np.float64)
+        m, v, _ = mp_moments("normal", lo, hi)
+        sd = math.sqrt(v)
+        ulp = eps * abs(m)
+        assert abs(xf.mean() - m) <= ZMAX * sd / math.sqrt(n) + 2 * ulp, (lo, hi, xf.mean(), m)
+        if ulp < 0.01 * sd:
+            cdf = _ref_cdf_np("normal", lo, hi)
+            assert scipy.stats.kstest(xf, cdf).pvalue > ALPHA / (2 * len(REJECTION_WINDOWS)), (lo, hi)
+
+
+def test_rejection_same_key_same_draws(be, dtype):
+    """Same key (or equally seeded generator) -> same draws, for one window (pooled
+    candidates, refills from split keys) and for a batch mixing both proposals
+    (position by position); a different key -> different draws.  All in their windows."""
+    if not _rejects(be):
+        pytest.skip("the inverse CDF samples on this backend (test_same_key_same_numbers)")
+    lows = be.asarray([-1.0, 1.5, 8.0, -INF], dtype)
+    highs = be.asarray([2.0, INF, INF, 0.5], dtype)
+    cases = [
+        (TruncatedNormal(be.asarray([0.0], dtype), 1.0, -1.0, 2.0), (5000,), (-1.0, 2.0)),
+        (TruncatedNormal(be.asarray([0.0], dtype), 1.0, -1.0, 2.0), (100000,), (-1.0, 2.0)),
+        (TruncatedNormal(be.asarray(np.zeros(4), dtype), 1.0, lows, highs), (3000,), (be.to_numpy(lows), be.to_numpy(highs))),
+    ]
+
+    def gen(seed):
+        if be.kind == "torch":
+            import torch
+
+            return torch.Generator().manual_seed(seed)
+        return np.random.default_rng(seed)
+
+    for d, shape, (lo, hi) in cases:
+        assert tr._rejection_draws(d, ds.random.key(11), shape + d.batch_shape) is not None
+        a, b = (be.to_numpy(d.sample(ds.random.key(11), shape)) for _ in range(2))
+        np.testing.assert_array_equal(a, b)
+        assert not np.array_equal(a, be.to_numpy(d.sample(ds.random.key(12), shape)))
+        np.testing.assert_array_equal(be.to_numpy(d.sample(gen(5), shape)), be.to_numpy(d.sample(gen(5), shape)))
+        assert np.all(np.isfinite(a)) and np.all((a >= lo) & (a <= hi))
+
+
+def test_rejection_vjp_against_mpmath(be):
+    """The gradient attached to draws made by any sampler (tr._reparam: the VJP of
+    tr._rsample with u = F_T(x) recovered from the draw) against the mpmath pathwise
+    derivatives of test_pathwise_derivative_against_cdf_differences, at the draws
+    x = icdf(u): within 1e-8 relative (+1e-12: dx/dhigh is ~1e-44 on [100, 101]).  (It
+    beats the inverse-CDF primitive's own VJP there: on [100, 101] that one is off by
+    7e-8 in dx/dloc, as x is rounded and F_T(x) is not exactly u.)  Also finite, with
+    dx/dloc + dx/dlow + dx/dhigh = 1, in float32 far out."""
+    loc, scale = 0.3, 1.7
+    for lo, hi in GRAD_WINDOWS["normal"]:
+        args = [be.xp.broadcast_to(a, (3,)) * 1.0 for a in _params(be, "float64", lo, hi, loc=loc, scale=scale)]
+        u = be.asarray(np.array(US), "float64")
+        x0 = be.asarray(be.to_numpy(tr._rsample(*args, u, family="normal")), "float64")
+        x, pullback = ds.vjp(lambda *p: tr._reparam(*p, x0, family="normal"), *args)
+        np.testing.assert_array_equal(be.to_numpy(x), be.to_numpy(x0))
+        grads = [be.to_numpy(g) for g in pullback(be.xp.ones_like(x))]
+        for j, uj in enumerate(US):
+            _, ref = _pathwise_reference("normal", lo, hi, loc, scale, uj)
+            for name, g, r in zip(("loc", "scale", "low", "high"), grads, ref):
+                if r is None:
+                    assert g[j] == 0.0
+                    continue
+                assert abs(g[j] - r) <= 1e-8 * abs(r) + 1e-12, (lo, hi, uj, name, g[j], r)
+    for lo, hi in [(8.0, INF), (30.0, 31.0), (100.0, 101.0), (-10001.0, -10000.0), (1e4, INF)]:
+        args = [be.xp.broadcast_to(a, (3,)) * 1.0 for a in _params(be, "float32", lo, hi, loc=0.0, scale=1.0)]
+        x0 = TruncatedNormal(*args).icdf(be.asarray(np.array([0.01, 0.5, 0.99]), "float32"))
+        x0 = be.asarray(be.to_numpy(x0), "float32")
+        _, pullback = ds.vjp(lambda *p: tr._reparam(*p, x0, family="normal"), *args)
+        grads = [be.to_numpy(g).astype(np.float64) for g in pullback(be.xp.ones_like(x0))]
+        assert all(np.all(np.isfinite(g)) for g in grads), (lo, hi, grads)
+        np.testing.assert_allclose(grads[0] + grads[2] + grads[3], 1.0, atol=1e-5)
+
+
+@pytest.mark.parity
+def test_portable_stream_truncated_normal_parity(dtype):
+    """In the portable stream every backend inverts the CDF of the same uniforms (no
+    rejection sampler, whatever the size): draws agree across backends to a few ulps."""
+    from conftest import available_backends
+
+    bs = available_backends()
+    if len(bs) < 2:
+        pytest.fail(f"parity tests need at least two backends, this session has {[b.name for b in bs]}")
+    eps = float(np.finfo(dtype).eps)
+    for lo, hi in [(-1.0, 2.0), (8.0, INF), (30.0, 31.0)]:
+        outs = {}
+        with ds.random.stream("portable"):
+            for be in bs:
+                d = TruncatedNormal(*_params(be, dtype, lo, hi))
+                outs[be.name] = be.to_numpy(d.sample(ds.random.key(9), (tr._MIN_DRAWS,))).astype(np.float64)
+        first = bs[0].name
+        for name, x in outs.items():
+            # A few ulps of the standardized draw z, carried into x = loc + scale z.
+            atol = 64 * eps * (abs(LOC) + SCALE * (1.0 + abs(lo)))
+            np.testing.assert_allclose(x, outs[first], rtol=64 * eps, atol=atol, err_msg=f"{name} {(lo, hi)}")
+
+
 # ----------------------------------------------------------- gradients: pathwise
 GRAD_WINDOWS = {
     "normal": [(-1.0, 2.0), (-INF, 0.5), (1.5, INF), (4.0, 6.0), (8.0, INF), (30.0, 31.0), (-31.0, -30.0),
@@ -581,6 +745,13 @@ def test_gradient_of_expectation_against_quadrature(be, family):
         args = [be.xp.broadcast_to(_arr(be, v), (n,)) * 1.0 for v in params]
         x, pullback = ds.vjp(lambda *p: FAMILIES[family](*p).rsample(key), *args)
         per_sample = pullback(2.0 * x)  # 2 x dx/dtheta for each draw
+        # The same n draws as sample_shape of one window (on NumPy/torch the normal's
+        # rejection sampler then pools candidates instead of going position by
+        # position); its total gradient / n is checked with the standard error above.
+        totals = None
+        if family == "normal" and _rejects(be):
+            x1, pull1 = ds.vjp(lambda *p: FAMILIES[family](*p).rsample(key, (n,)), *[_arr(be, v) for v in params])
+            totals = pull1(2.0 * x1)
         for i, name in enumerate(("loc", "scale", "low", "high")):
             if not math.isfinite(params[i]):
                 continue
@@ -592,6 +763,9 @@ def test_gradient_of_expectation_against_quadrature(be, family):
             s = be.to_numpy(per_sample[i])
             est, se = s.mean(), s.std() / math.sqrt(n)
             assert abs(est - ref) <= ZMAX * se + 1e-6, (family, lo, hi, name, est, ref, se)
+            if totals is not None:
+                est1 = float(be.to_numpy(totals[i]).sum()) / n
+                assert abs(est1 - ref) <= ZMAX * se + 1e-6, (family, lo, hi, name, "one window", est1, ref, se)
 
 
 @pytest.mark.parametrize("prim", PRIMS, ids=lambda p: p.name)

@@ -291,6 +291,23 @@ def _erfcx_nonneg(xp: Any, y: Any) -> Any:
     return xp.where(y <= _ERF_SPLIT, small, xp.where(y <= _ERFCX_SPLIT, mid, big))
 
 
+def inv_mills_excess(xp: Any, t: Any) -> Any:
+    """``phi(t)/Phi(-t) - t`` (inverse Mills ratio minus ``t``) for ``t >= 6``, cheaply.
+
+    ``phi(t)/Phi(-t) = sqrt(2/pi)/erfcx(t/sqrt2)``; with Cody's rational for
+    ``erfcx`` beyond 4 (``z = 2/t**2``) this is
+    ``(2 sqrt(pi)/t) P(z) / (Q(z) - sqrt(pi) z P(z))``: two short polynomials and a
+    division, no exponential and no branch (about ``1/t - 2/t**3``; 0 at ``t = inf``).
+    A private building block of the truncated normal's far-tail sampler; it is only
+    accurate where ``t/sqrt2`` is in Cody's last interval, ``t > 4 sqrt2``.
+    """
+    it = 1.0 / t
+    z = 2.0 * (it * it)
+    p = _poly(z, _ERFCX_BIG_P)
+    q = _poly(z, _ERFCX_BIG_Q)
+    return (2.0 / _INV_SQRTPI) * it * p / (q - (1.0 / _INV_SQRTPI) * z * p)
+
+
 def _erfc_nonneg(xp: Any, y: Any) -> Any:
     """erfc(y) for y >= 0.46875 (clipped where it underflows anyway)."""
     yc = xp.clip(y, max=30.0)  # erfc(27.3) is below the smallest float64
