@@ -5,11 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._lib.namespace import backend_of, float_dtype
-from .._lib.validate import check_finite, check_positive
 from ..autodiff import primitive
-from ..random.streams import draw
-from .base import Distribution, _clip_bound, _full, _icdf_edges, _nan_of_batch, _narrow_bound, _score, _times
+from .base import LocationScale, _clip_bound, _full, _icdf_edges, _nan_of_batch, _times
 
 __all__ = ["Cauchy"]
 
@@ -210,7 +207,7 @@ def _(rng: Any) -> tuple:
     return _params(rng), {}
 
 
-class Cauchy(Distribution):
+class Cauchy(LocationScale):
     """Cauchy (Lorentz) distribution, location ``loc`` and scale ``scale``.
 
     The density is ``1 / (pi scale (1 + z**2))`` with ``z = (x - loc) / scale``.
@@ -228,17 +225,16 @@ class Cauchy(Distribution):
     scale : array or float
         Scale (half the interquartile range), > 0.
     validate_args : bool
-        Check the parameters (default True).  The check reads values; it is skipped
-        under ``jax.jit`` and ``torch.func`` transforms, where an invalid scale
-        gives NaN instead.
-
-    Raises
-    ------
-    ValueError
-        ``scale <= 0``, NaN or infinite parameters, shapes that do not broadcast.
+        Check that ``loc`` is finite and ``scale`` positive (default True); see
+        :class:`~diffsample.distributions.base.LocationScale`.
 
     Notes
     -----
+    With ``z = (x - loc) / scale``: ``log_prob`` is ``-log(pi scale) - log1p(z**2)``,
+    ``score`` gives ``d/dloc = 2z / ((1 + z**2) scale)`` and ``d/dscale = (z**2 - 1)
+    / ((1 + z**2) scale)``, ``cdf`` is ``atan2(1, -z) / pi``, ``icdf`` is ``loc +
+    scale * tan(pi (p - 1/2))`` and the entropy ``log(4 pi scale)``.
+
     Support: the real line (``support`` returns ``(-inf, inf)``).  The Cauchy
     distribution has no mean and no variance: ``mean``, ``variance`` and ``stddev``
     are NaN arrays of shape ``batch_shape`` (as in ``torch.distributions``), with no
@@ -253,92 +249,24 @@ class Cauchy(Distribution):
     --------
     >>> import numpy as np
     >>> import diffsample as ds
-    >>> from diffsample.distributions.cauchy import Cauchy
-    >>> d = Cauchy(np.array([0.0, 1.0]), np.array([1.0, 2.0]))
-    >>> d.rsample(ds.random.key(0), (100,)).shape
-    (100, 2)
+    >>> d = ds.Cauchy(np.array([0.0, 1.0]), np.array([1.0, 2.0]))
     >>> d.cdf(np.array([-1e12, 1.0]))              # 1 / (pi 1e12): no cancellation
     array([3.18309886e-13, 5.00000000e-01])
-    >>> d.mean                                     # undefined
-    array([nan, nan])
 
     Gradient of the draws on NumPy, without any framework:
 
-    >>> x, pullback = ds.vjp(lambda m, s: Cauchy(m, s).rsample(ds.random.key(0), (1000,)),
+    >>> x, pullback = ds.vjp(lambda m, s: ds.Cauchy(m, s).rsample(ds.random.key(0), (1000,)),
     ...                      np.zeros(2), np.ones(2))
-    >>> d_loc, d_scale = pullback(np.ones_like(x))
-    >>> d_loc
+    >>> pullback(np.ones_like(x))[0]               # d sum(x) / d loc
     array([1000., 1000.])
+    >>> d.mean                                     # undefined
+    array([nan, nan])
     """
 
-    _params = ("loc", "scale")
-
-    def __init__(self, loc: Any, scale: Any, validate_args: bool = True) -> None:
-        super().__init__(validate_args, loc=loc, scale=scale)
-
-    def _validate(self) -> None:
-        b = self._backend
-        check_finite(b, "loc", self.loc)
-        check_positive(b, "scale", self.scale)
-
-    @property
-    def support(self) -> tuple[float, float]:
-        """``(-inf, inf)``."""
-        return -_INF, _INF
-
-    def rsample(self, key: Any, sample_shape: Any = ()) -> Any:
-        """Reparameterized draws of shape ``sample_shape + batch_shape``.
-
-        Parameters
-        ----------
-        key : key array, int or generator
-            Source of noise (:func:`diffsample.random.key`, an int seed, or the
-            backend's own generator).
-        sample_shape : int or tuple of int
-            Leading shape of the draws.
-        """
-        b = self._backend
-        shape = self._extended_shape(sample_shape)
-        eps = _standard_icdf(b.xp, draw("uniform", key, shape, b, self.dtype))
-        bound = _narrow_bound(b, self.dtype)
-        if bound is None:
-            return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps)
-        # The noise is cast to the parameters' dtype on the way in: keep it finite.
-        eps = b.xp.clip(eps, min=-bound, max=bound)
-        return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps, bound=bound)
-
-    def log_prob(self, x: Any) -> Any:
-        """Log density ``-log(pi scale) - log1p(z**2)`` at ``x``."""
-        return _log_prob(x, self.loc, self.scale)
-
-    def score(self, x: Any) -> dict[str, Any]:
-        """Per-sample gradients of ``log_prob(x)``: ``{"loc": ..., "scale": ...}``.
-
-        ``d/dloc = 2z / ((1 + z**2) scale)`` and
-        ``d/dscale = (z**2 - 1) / ((1 + z**2) scale)``, each of shape
-        ``broadcast(x.shape, batch_shape)``.
-        """
-        return _score(self, x, _log_prob_partials, self._params)
-
-    def cdf(self, x: Any) -> Any:
-        """Cumulative distribution function ``atan2(1, -z) / pi`` at ``x``."""
-        return _cdf(x, self.loc, self.scale)
-
-    def log_cdf(self, x: Any) -> Any:
-        """Log of the CDF, accurate in both tails."""
-        return _log_cdf(x, self.loc, self.scale)
-
-    def icdf(self, p: Any) -> Any:
-        """Inverse CDF ``loc + scale * tan(pi (p - 1/2))`` at probabilities ``p`` in ``[0, 1]``."""
-        b = backend_of(p, self.loc, self.scale)
-        bound = _narrow_bound(b, float_dtype(b, p, self.loc, self.scale))
-        if bound is None:
-            return _icdf(p, self.loc, self.scale)
-        return _icdf(p, self.loc, self.scale, bound=bound)
-
-    def entropy(self) -> Any:
-        """Differential entropy ``log(4 pi scale)``, of shape ``batch_shape``."""
-        return _entropy(self.loc, self.scale)
+    _to_standard = staticmethod(_standard_icdf)
+    _log_prob_partials = staticmethod(_log_prob_partials)
+    _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
+    _entropy_prim = _entropy
 
     @property
     def mean(self) -> Any:

@@ -5,11 +5,8 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from .._lib.namespace import backend_of, float_dtype
-from .._lib.validate import check_finite, check_positive
 from ..autodiff import primitive
-from ..random.streams import draw
-from .base import Distribution, _clip_bound, _full, _icdf_edges, _narrow_bound, _score, _times
+from .base import LocationScale, _clip_bound, _full, _icdf_edges, _times
 
 __all__ = ["Gumbel"]
 
@@ -218,7 +215,7 @@ def _(rng: Any) -> tuple:
     return _params(rng), {}
 
 
-class Gumbel(Distribution):
+class Gumbel(LocationScale):
     """Gumbel distribution (maximum type), location ``loc`` and scale ``scale``.
 
     The CDF is ``exp(-exp(-(x - loc) / scale))``.  ``rsample`` draws by the inverse
@@ -234,125 +231,45 @@ class Gumbel(Distribution):
     scale : array or float
         Scale, > 0.
     validate_args : bool
-        Check the parameters (default True).  The check reads values; it is skipped
-        under ``jax.jit`` and ``torch.func`` transforms, where an invalid scale
-        gives NaN instead.
-
-    Raises
-    ------
-    ValueError
-        ``scale <= 0``, NaN or infinite parameters, shapes that do not broadcast.
+        Check the parameters (default True); what is checked, what is raised and
+        what happens under tracing: :class:`~diffsample.distributions.base.LocationScale`.
 
     Notes
     -----
+    With ``z = (x - loc) / scale``: ``log_prob`` is ``-z - exp(-z) - log(scale)``,
+    ``score`` gives ``d/dloc = -expm1(-z) / scale`` and ``d/dscale = -(1 + z
+    expm1(-z)) / scale``, ``icdf`` is ``loc - scale * log(-log p)``, the entropy
+    ``log(scale) + 1 + Euler's constant``, the mean ``loc + Euler's constant *
+    scale``, the variance ``pi**2 / 6 * scale**2`` and the standard deviation
+    ``pi / sqrt(6) * scale``.
+
     Support: the real line (``support`` returns ``(-inf, inf)``).  ``log_cdf`` is
     the closed form ``-exp(-z)``, exact far into the left tail; ``cdf`` underflows
     to 0 only where the true value does (``z`` below about -6.6 in float64).  More
     than about 709 scale units left of ``loc`` (88 in float32) ``log_prob`` and
     ``log_cdf`` themselves (about ``-exp(-z)``) overflow to ``-inf``; the gradients
     there saturate at large finite values.  ``icdf(0) = -inf``,
-    ``icdf(1) = inf``, NaN outside ``[0, 1]``.  With float16/bfloat16 parameters,
-    draws beyond the dtype's range saturate at its largest finite value.
+    ``icdf(1) = inf``, NaN outside ``[0, 1]``.
 
     Examples
     --------
     >>> import numpy as np
     >>> import diffsample as ds
-    >>> from diffsample.distributions.gumbel import Gumbel
-    >>> d = Gumbel(np.array([0.0, 1.0]), np.array([1.0, 2.0]))
-    >>> d.rsample(ds.random.key(0), (100,)).shape
-    (100, 2)
+    >>> d = ds.Gumbel(np.array([0.0, 1.0]), np.array([1.0, 2.0]))
     >>> d.log_cdf(np.array([-30.0, 1.0]))          # -exp(30), no underflow
     array([-1.06864746e+13, -1.00000000e+00])
-    >>> d.mean                                     # loc + Euler's constant * scale
-    array([0.57721566, 2.15443133])
 
     Gradient of the draws on NumPy, without any framework:
 
-    >>> x, pullback = ds.vjp(lambda m, s: Gumbel(m, s).rsample(ds.random.key(0), (1000,)),
+    >>> x, pullback = ds.vjp(lambda m, s: ds.Gumbel(m, s).rsample(ds.random.key(0), (1000,)),
     ...                      np.zeros(2), np.ones(2))
-    >>> d_loc, d_scale = pullback(np.ones_like(x))
-    >>> d_loc
+    >>> pullback(np.ones_like(x))[0]               # d sum(x) / d loc
     array([1000., 1000.])
+    >>> d.mean                                     # loc + Euler's constant * scale
+    array([0.57721566, 2.15443133])
     """
 
-    _params = ("loc", "scale")
-
-    def __init__(self, loc: Any, scale: Any, validate_args: bool = True) -> None:
-        super().__init__(validate_args, loc=loc, scale=scale)
-
-    def _validate(self) -> None:
-        b = self._backend
-        check_finite(b, "loc", self.loc)
-        check_positive(b, "scale", self.scale)
-
-    @property
-    def support(self) -> tuple[float, float]:
-        """``(-inf, inf)``."""
-        return -_INF, _INF
-
-    def rsample(self, key: Any, sample_shape: Any = ()) -> Any:
-        """Reparameterized draws of shape ``sample_shape + batch_shape``.
-
-        Parameters
-        ----------
-        key : key array, int or generator
-            Source of noise (:func:`diffsample.random.key`, an int seed, or the
-            backend's own generator).
-        sample_shape : int or tuple of int
-            Leading shape of the draws.
-        """
-        b = self._backend
-        shape = self._extended_shape(sample_shape)
-        eps = _standard_icdf(b.xp, draw("uniform", key, shape, b, self.dtype))
-        bound = _narrow_bound(b, self.dtype)
-        if bound is None:
-            return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps)
-        return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps, bound=bound)
-
-    def log_prob(self, x: Any) -> Any:
-        """Log density ``-z - exp(-z) - log(scale)``, ``z = (x - loc) / scale``."""
-        return _log_prob(x, self.loc, self.scale)
-
-    def score(self, x: Any) -> dict[str, Any]:
-        """Per-sample gradients of ``log_prob(x)``: ``{"loc": ..., "scale": ...}``.
-
-        ``d/dloc = -expm1(-z) / scale`` and ``d/dscale = -(1 + z expm1(-z)) / scale``,
-        each of shape ``broadcast(x.shape, batch_shape)``.
-        """
-        return _score(self, x, _log_prob_partials, self._params)
-
-    def cdf(self, x: Any) -> Any:
-        """Cumulative distribution function ``exp(-exp(-z))`` at ``x``."""
-        return _cdf(x, self.loc, self.scale)
-
-    def log_cdf(self, x: Any) -> Any:
-        """Log of the CDF, ``-exp(-z)``: exact in the left tail."""
-        return _log_cdf(x, self.loc, self.scale)
-
-    def icdf(self, p: Any) -> Any:
-        """Inverse CDF ``loc - scale * log(-log p)`` at probabilities ``p`` in ``[0, 1]``."""
-        b = backend_of(p, self.loc, self.scale)
-        bound = _narrow_bound(b, float_dtype(b, p, self.loc, self.scale))
-        if bound is None:
-            return _icdf(p, self.loc, self.scale)
-        return _icdf(p, self.loc, self.scale, bound=bound)
-
-    def entropy(self) -> Any:
-        """Differential entropy ``log(scale) + 1 + Euler's constant``, of shape ``batch_shape``."""
-        return _entropy(self.loc, self.scale)
-
-    @property
-    def mean(self) -> Any:
-        """Mean ``loc + Euler's constant * scale``, of shape ``batch_shape``."""
-        return _mean(self.loc, self.scale)
-
-    @property
-    def variance(self) -> Any:
-        """Variance ``pi**2 / 6 * scale**2``, of shape ``batch_shape``."""
-        return _variance(self.loc, self.scale)
-
-    @property
-    def stddev(self) -> Any:
-        """Standard deviation ``pi / sqrt(6) * scale``, of shape ``batch_shape``."""
-        return _stddev(self.loc, self.scale)
+    _to_standard = staticmethod(_standard_icdf)
+    _log_prob_partials = staticmethod(_log_prob_partials)
+    _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
+    _entropy_prim, _mean_prim, _variance_prim, _stddev_prim = _entropy, _mean, _variance, _stddev

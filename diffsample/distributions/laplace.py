@@ -6,11 +6,8 @@ import math
 from typing import Any
 
 
-from .._lib.namespace import backend_of, float_dtype
-from .._lib.validate import check_finite, check_positive
 from ..autodiff import primitive
-from ..random.streams import draw
-from .base import Distribution, _clip_bound, _full, _icdf_edges, _narrow_bound, _score, _times
+from .base import LocationScale, _clip_bound, _full, _icdf_edges, _times
 
 __all__ = ["Laplace"]
 
@@ -214,7 +211,7 @@ def _(rng: Any) -> tuple:
     return _params(rng), {}
 
 
-class Laplace(Distribution):
+class Laplace(LocationScale):
     """Laplace (double exponential) distribution, location ``loc`` and scale ``scale``.
 
     The density is ``exp(-|x - loc| / scale) / (2 scale)``.  ``rsample`` draws by
@@ -231,123 +228,41 @@ class Laplace(Distribution):
     scale : array or float
         Scale, > 0.
     validate_args : bool
-        Check the parameters (default True).  The check reads values; it is skipped
-        under ``jax.jit`` and ``torch.func`` transforms, where an invalid scale
-        gives NaN instead.
-
-    Raises
-    ------
-    ValueError
-        ``scale <= 0``, NaN or infinite parameters, shapes that do not broadcast.
+        Check the parameters (default True), as
+        :class:`~diffsample.distributions.base.LocationScale` describes.
 
     Notes
     -----
-    Support: the real line (``support`` returns ``(-inf, inf)``).  Left of ``loc``
-    ``log_cdf`` is the exact line ``z - log 2`` (no underflow however far out), right
-    of it ``log1p(-exp(-z) / 2)``.  At ``x = loc`` the gradient of ``log_prob``
-    with respect to ``x`` and ``loc`` is 0 (a subgradient).  ``icdf(0) = -inf``,
-    ``icdf(1) = inf``, NaN outside ``[0, 1]``.  With float16/bfloat16 parameters,
-    draws beyond the dtype's range saturate at its largest finite value.
+    With ``z = (x - loc) / scale``: ``log_prob`` is ``-|z| - log(2 scale)``,
+    ``score`` gives ``d/dloc = sign(z) / scale`` and ``d/dscale = (|z| - 1) /
+    scale``, the entropy is ``1 + log(2 scale)``, the mean ``loc``, the variance
+    ``2 scale**2`` and the standard deviation ``sqrt(2) scale``.
+
+    Support: the real line (``support`` returns ``(-inf, inf)``); ``icdf(0) = -inf``,
+    ``icdf(1) = inf``, NaN outside ``[0, 1]``.  Left of ``loc`` ``log_cdf`` is the
+    exact line ``z - log 2`` (no underflow however far out), right of it
+    ``log1p(-exp(-z) / 2)``.  At ``x = loc`` the gradient of ``log_prob`` with
+    respect to ``x`` and ``loc`` is 0 (a subgradient).
 
     Examples
     --------
     >>> import numpy as np
     >>> import diffsample as ds
-    >>> from diffsample.distributions.laplace import Laplace
-    >>> d = Laplace(np.array([0.0, 1.0]), np.array([1.0, 2.0]))
-    >>> d.rsample(ds.random.key(0), (100,)).shape
-    (100, 2)
+    >>> d = ds.Laplace(np.array([0.0, 1.0]), np.array([1.0, 2.0]))
     >>> d.log_cdf(np.array([-50.0, 1.0]))          # -50 - log 2 and log(1/2)
     array([-50.69314718,  -0.69314718])
+
+    Gradient of the draws on NumPy, without any framework, and the score:
+
+    >>> x, pullback = ds.vjp(lambda m, s: ds.Laplace(m, s).rsample(ds.random.key(0), (1000,)),
+    ...                      np.zeros(2), np.ones(2))
+    >>> pullback(np.ones_like(x))[0]               # d sum(x) / d loc
+    array([1000., 1000.])
     >>> d.score(np.array([1.0, 5.0]))["scale"]     # (|z| - 1) / scale
     array([0. , 0.5])
-
-    Gradient of the draws on NumPy, without any framework:
-
-    >>> x, pullback = ds.vjp(lambda m, s: Laplace(m, s).rsample(ds.random.key(0), (1000,)),
-    ...                      np.zeros(2), np.ones(2))
-    >>> d_loc, d_scale = pullback(np.ones_like(x))
-    >>> d_loc
-    array([1000., 1000.])
     """
 
-    _params = ("loc", "scale")
-
-    def __init__(self, loc: Any, scale: Any, validate_args: bool = True) -> None:
-        super().__init__(validate_args, loc=loc, scale=scale)
-
-    def _validate(self) -> None:
-        b = self._backend
-        check_finite(b, "loc", self.loc)
-        check_positive(b, "scale", self.scale)
-
-    @property
-    def support(self) -> tuple[float, float]:
-        """``(-inf, inf)``."""
-        return -_INF, _INF
-
-    def rsample(self, key: Any, sample_shape: Any = ()) -> Any:
-        """Reparameterized draws of shape ``sample_shape + batch_shape``.
-
-        Parameters
-        ----------
-        key : key array, int or generator
-            Source of noise (:func:`diffsample.random.key`, an int seed, or the
-            backend's own generator).
-        sample_shape : int or tuple of int
-            Leading shape of the draws.
-        """
-        b = self._backend
-        shape = self._extended_shape(sample_shape)
-        eps = _standard_icdf(b.xp, draw("uniform", key, shape, b, self.dtype))
-        bound = _narrow_bound(b, self.dtype)
-        if bound is None:
-            return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps)
-        return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps, bound=bound)
-
-    def log_prob(self, x: Any) -> Any:
-        """Log density ``-|x - loc| / scale - log(2 scale)`` at ``x``."""
-        return _log_prob(x, self.loc, self.scale)
-
-    def score(self, x: Any) -> dict[str, Any]:
-        """Per-sample gradients of ``log_prob(x)``: ``{"loc": ..., "scale": ...}``.
-
-        ``d/dloc = sign(z) / scale`` and ``d/dscale = (|z| - 1) / scale`` with
-        ``z = (x - loc) / scale``, each of shape ``broadcast(x.shape, batch_shape)``.
-        """
-        return _score(self, x, _log_prob_partials, self._params)
-
-    def cdf(self, x: Any) -> Any:
-        """Cumulative distribution function at ``x``."""
-        return _cdf(x, self.loc, self.scale)
-
-    def log_cdf(self, x: Any) -> Any:
-        """Log of the CDF: exact linear left tail, ``log1p`` form on the right."""
-        return _log_cdf(x, self.loc, self.scale)
-
-    def icdf(self, p: Any) -> Any:
-        """Inverse CDF (quantile function) at probabilities ``p`` in ``[0, 1]``."""
-        b = backend_of(p, self.loc, self.scale)
-        bound = _narrow_bound(b, float_dtype(b, p, self.loc, self.scale))
-        if bound is None:
-            return _icdf(p, self.loc, self.scale)
-        return _icdf(p, self.loc, self.scale, bound=bound)
-
-    def entropy(self) -> Any:
-        """Differential entropy ``1 + log(2 scale)``, of shape ``batch_shape``."""
-        return _entropy(self.loc, self.scale)
-
-    @property
-    def mean(self) -> Any:
-        """Mean ``loc``, of shape ``batch_shape``."""
-        return _mean(self.loc, self.scale)
-
-    @property
-    def variance(self) -> Any:
-        """Variance ``2 scale**2``, of shape ``batch_shape``."""
-        return _variance(self.loc, self.scale)
-
-    @property
-    def stddev(self) -> Any:
-        """Standard deviation ``sqrt(2) scale``, of shape ``batch_shape``."""
-        return _stddev(self.loc, self.scale)
+    _to_standard = staticmethod(_standard_icdf)
+    _log_prob_partials = staticmethod(_log_prob_partials)
+    _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
+    _entropy_prim, _mean_prim, _variance_prim, _stddev_prim = _entropy, _mean, _variance, _stddev

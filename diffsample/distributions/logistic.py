@@ -15,13 +15,9 @@ import math
 from typing import Any
 
 
-from .._lib.namespace import backend_of, float_dtype
 from .._lib.ops import quiet as _quiet
-from .._lib.ops import quiet_numpy
-from .._lib.validate import check_finite, check_positive
 from ..autodiff import primitive
-from ..random.streams import draw
-from .base import Distribution, _narrow_bound
+from .base import LocationScale
 
 __all__ = ["Logistic"]
 
@@ -283,7 +279,7 @@ def _(rng: Any) -> tuple:
     return (rng.normal(size=5) * 3, loc, scale), {"wrt": "scale"}
 
 
-class Logistic(Distribution):
+class Logistic(LocationScale):
     """Logistic distribution with location ``loc`` and scale ``scale``, reparameterized.
 
     The density is ``sigmoid(z) * sigmoid(-z) / scale`` with ``z = (x - loc) / scale``;
@@ -305,14 +301,15 @@ class Logistic(Distribution):
     scale : array or float
         Scale, > 0.
     validate_args : bool
-        Check that ``loc`` is finite and ``scale > 0`` (default True).  The check
-        reads values; it is skipped under ``jax.jit`` and ``torch.func`` transforms,
-        where an invalid scale gives NaN instead.
+        Check that ``loc`` is finite and ``scale > 0`` (default True); the check and
+        its errors are those of :class:`~diffsample.distributions.base.LocationScale`.
 
-    Raises
-    ------
-    ValueError
-        ``scale <= 0``, NaN or infinite parameters, shapes that do not broadcast.
+    Notes
+    -----
+    With ``z = (x - loc) / scale``: ``cdf`` is ``sigmoid(z)``, ``log_cdf`` is
+    ``-softplus(-z)`` (accurate in both tails), ``icdf`` is ``loc + scale *
+    logit(p)``, the entropy ``log(scale) + 2``, the standard deviation ``scale *
+    pi / sqrt(3)``.
 
     Examples
     --------
@@ -320,73 +317,22 @@ class Logistic(Distribution):
     >>> import diffsample as ds
     >>> from diffsample.distributions.logistic import Logistic
     >>> d = Logistic(np.zeros(2), np.array([1.0, 2.0]))
-    >>> d.rsample(ds.random.key(0), (100,)).shape
-    (100, 2)
     >>> [float(v) for v in d.log_cdf(np.array([-800.0, 800.0]))]  # exact far in both tails
     [-800.0, -1.9151695967140057e-174]
-    >>> d.score(np.array([1.0, 1.0]))["loc"].round(6)
-    array([0.462117, 0.122459])
 
     Gradient on NumPy, without any framework:
 
     >>> x, pullback = ds.vjp(lambda m, s: Logistic(m, s).rsample(ds.random.key(0), (1000,)),
     ...                      np.zeros(2), np.ones(2))
-    >>> d_loc, d_scale = pullback(np.ones_like(x))
-    >>> d_loc
+    >>> pullback(np.ones_like(x))[0]               # d sum(x) / d loc
     array([1000., 1000.])
+    >>> d.score(np.array([1.0, 1.0]))["loc"].round(6)
+    array([0.462117, 0.122459])
     """
 
-    _params = ("loc", "scale")
-
-    def __init__(self, loc: Any, scale: Any, validate_args: bool = True) -> None:
-        super().__init__(validate_args, loc=loc, scale=scale)
-
-    def _validate(self) -> None:
-        b = self._backend
-        check_finite(b, "loc", self.loc)
-        check_positive(b, "scale", self.scale)
-
-    def rsample(self, key: Any, sample_shape: Any = ()) -> Any:
-        """Reparameterized draws of shape ``sample_shape + batch_shape``.
-
-        Parameters
-        ----------
-        key : key array, int or generator
-            Source of noise (:func:`diffsample.random.key`, an int seed, or the
-            backend's own generator).
-        sample_shape : int or tuple of int
-            Leading shape of the draws.
-        """
-        b = self._backend
-        shape = self._extended_shape(sample_shape)
-        # Standard logistic noise logit(u), formed in float32/float64 before the
-        # parameters' dtype is applied (so u close to 1 never rounds to 1 first).
-        with quiet_numpy():
-            eps = _std_logit(b.xp, draw("uniform", key, shape, b, self.dtype))
-        bound = _narrow_bound(b, self.dtype)
-        if bound is None:
-            return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps)
-        return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps, bound=bound)
-
-    def log_prob(self, x: Any) -> Any:
-        """Log density at ``x``."""
-        return _log_prob(x, self.loc, self.scale)
-
-    def cdf(self, x: Any) -> Any:
-        """Cumulative distribution function ``sigmoid((x - loc) / scale)``."""
-        return _cdf(x, self.loc, self.scale)
-
-    def log_cdf(self, x: Any) -> Any:
-        """Log of the CDF, ``-softplus(-(x - loc) / scale)``: accurate in both tails."""
-        return _log_cdf(x, self.loc, self.scale)
-
-    def icdf(self, p: Any) -> Any:
-        """Inverse CDF ``loc + scale * logit(p)`` at probabilities ``p`` in (0, 1)."""
-        b = backend_of(p, self.loc, self.scale)
-        bound = _narrow_bound(b, float_dtype(b, p, self.loc, self.scale))
-        if bound is None:
-            return _icdf(p, self.loc, self.scale)
-        return _icdf(p, self.loc, self.scale, bound=bound)
+    _to_standard = staticmethod(_std_logit)
+    _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
+    _entropy_prim, _mean_prim, _variance_prim, _stddev_prim = _entropy, _mean, _variance, _stddev
 
     def score(self, x: Any) -> dict[str, Any]:
         """Per-sample gradient of ``log_prob(x)``: ``{"loc": ..., "scale": ...}``.
@@ -396,22 +342,3 @@ class Logistic(Distribution):
         batch_shape)`` and itself differentiable (a primitive with a VJP).
         """
         return {w: _score(x, self.loc, self.scale, wrt=w) for w in ("loc", "scale")}
-
-    def entropy(self) -> Any:
-        """Differential entropy ``log(scale) + 2``, of shape ``batch_shape``."""
-        return _entropy(self.loc, self.scale)
-
-    @property
-    def mean(self) -> Any:
-        """Mean (``loc``), of shape ``batch_shape``."""
-        return _mean(self.loc, self.scale)
-
-    @property
-    def variance(self) -> Any:
-        """Variance ``scale**2 * pi**2 / 3``, of shape ``batch_shape``."""
-        return _variance(self.loc, self.scale)
-
-    @property
-    def stddev(self) -> Any:
-        """Standard deviation ``scale * pi / sqrt(3)``, of shape ``batch_shape``."""
-        return _stddev(self.loc, self.scale)

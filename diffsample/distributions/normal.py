@@ -6,10 +6,8 @@ import math
 from typing import Any
 
 from .._lib import special
-from .._lib.validate import check_finite, check_positive
 from ..autodiff import primitive
-from ..random.streams import draw
-from .base import Distribution, _score, _times
+from .base import LocationScale, _clip_bound, _times
 
 __all__ = ["Normal"]
 
@@ -23,12 +21,12 @@ def _params(rng: Any, n: int = 5) -> tuple:
 
 # ----------------------------------------------------------------------- rsample
 @primitive(name="normal.rsample", nondiff=(2,), trust_autodiff=True)
-def _rsample(xp: Any, loc: Any, scale: Any, eps: Any) -> Any:
-    return loc + scale * eps
+def _rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
+    return _clip_bound(xp, loc + scale * eps, bound)
 
 
 @_rsample.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple) -> tuple:
+def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, bound: float | None = None) -> tuple:
     _, _, eps = inputs
     return g, (g * eps if needs[1] else None), None
 
@@ -170,7 +168,22 @@ def _(rng: Any) -> tuple:
     return _params(rng), {}
 
 
-class Normal(Distribution):
+@primitive(name="normal.stddev")
+def _stddev(xp: Any, loc: Any, scale: Any) -> Any:
+    return scale + xp.zeros_like(loc)
+
+
+@_stddev.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
+    return None, g
+
+
+@_stddev.example
+def _(rng: Any) -> tuple:
+    return _params(rng), {}
+
+
+class Normal(LocationScale):
     """Normal (Gaussian) distribution ``N(loc, scale**2)``, reparameterized.
 
     ``rsample`` draws ``loc + scale * eps`` with ``eps ~ N(0, 1)`` from the key, so
@@ -186,13 +199,21 @@ class Normal(Distribution):
         Standard deviation, > 0.
     validate_args : bool
         Check that ``scale > 0`` and that no parameter is NaN (default True).  The
-        check reads values; it is skipped under ``jax.jit`` and ``torch.func``
-        transforms, where an invalid scale gives NaN instead.
+        check reads values, so under ``jax.jit`` and ``torch.func`` transforms it
+        is skipped and an invalid scale gives NaN.
 
     Raises
     ------
     ValueError
         ``scale <= 0``, NaN or infinite parameters, shapes that do not broadcast.
+
+    Notes
+    -----
+    Support: the real line.  With ``z = (x - loc) / scale``, ``score`` gives
+    ``{"loc": z / scale, "scale": (z**2 - 1) / scale}`` per sample; ``log_cdf`` is
+    ``log_ndtr(z)``, accurate far in the left tail; the standard deviation is
+    ``scale``.  With float16/bfloat16 parameters the noise is drawn in float32 and
+    draws beyond the dtype's range saturate at its largest finite value.
 
     Examples
     --------
@@ -215,69 +236,15 @@ class Normal(Distribution):
     array([1000., 1000., 1000.])
     """
 
-    _params = ("loc", "scale")
-
-    def __init__(self, loc: Any, scale: Any, validate_args: bool = True) -> None:
-        super().__init__(validate_args, loc=loc, scale=scale)
-
-    def _validate(self) -> None:
-        b = self._backend
-        check_finite(b, "loc", self.loc)
-        check_positive(b, "scale", self.scale)
-
-    def rsample(self, key: Any, sample_shape: Any = ()) -> Any:
-        """Reparameterized draws of shape ``sample_shape + batch_shape``.
-
-        Parameters
-        ----------
-        key : key array, int or generator
-            Source of noise (:func:`diffsample.random.key`, an int seed, or the
-            backend's own generator).
-        sample_shape : int or tuple of int
-            Leading shape of the draws.
-        """
-        shape = self._extended_shape(sample_shape)
-        eps = draw("normal", key, shape, self._backend, self.dtype)
-        return _rsample.apply(self._backend, self.dtype, self.loc, self.scale, eps)
-
-    def log_prob(self, x: Any) -> Any:
-        """Log density at ``x``."""
-        return _log_prob(x, self.loc, self.scale)
-
-    def score(self, x: Any) -> dict[str, Any]:
-        """Per-sample gradients of ``log_prob(x)``: ``{"loc": z / scale, "scale": (z**2 - 1) / scale}``.
-
-        Each has shape ``broadcast(x.shape, batch_shape)``; no reduction over samples.
-        """
-        return _score(self, x, _log_prob_partials, self._params)
-
-    def cdf(self, x: Any) -> Any:
-        """Cumulative distribution function at ``x``."""
-        return _cdf(x, self.loc, self.scale)
-
-    def log_cdf(self, x: Any) -> Any:
-        """Log of the CDF, accurate far in the left tail."""
-        return _log_cdf(x, self.loc, self.scale)
+    _noise = "normal"  # standard already: no _to_standard
+    _log_prob_partials = staticmethod(_log_prob_partials)
+    _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim = _rsample, _log_prob, _cdf, _log_cdf
+    _entropy_prim, _mean_prim, _variance_prim, _stddev_prim = _entropy, _mean, _variance, _stddev
 
     def icdf(self, p: Any) -> Any:
-        """Inverse CDF (quantile function) at probabilities ``p`` in (0, 1)."""
+        """Inverse CDF ``loc + scale * ndtri(p)`` at probabilities ``p`` in ``[0, 1]``.
+
+        Unlike the base class, float16/bfloat16 results are not clipped:
+        ``icdf(0) = -inf`` and ``icdf(1) = inf`` in every dtype.
+        """
         return _icdf(p, self.loc, self.scale)
-
-    def entropy(self) -> Any:
-        """Differential entropy, of shape ``batch_shape``."""
-        return _entropy(self.loc, self.scale)
-
-    @property
-    def mean(self) -> Any:
-        """Mean, of shape ``batch_shape``."""
-        return _mean(self.loc, self.scale)
-
-    @property
-    def variance(self) -> Any:
-        """Variance, of shape ``batch_shape``."""
-        return _variance(self.loc, self.scale)
-
-    @property
-    def stddev(self) -> Any:
-        """Standard deviation (``scale`` broadcast to ``batch_shape``)."""
-        return _mean(self.scale, self.loc)
