@@ -6,8 +6,8 @@
 * jax    -> a cached ``jax.custom_vjp`` with the static arguments closed over;
 * others -> the plain forward, recorded on the active tape of :func:`diffsample.vjp`.
 
-A primitive declared with ``trust_autodiff=True`` runs its plain forward on torch
-and JAX (jitted on JAX), and those frameworks differentiate it themselves.
+A primitive declared with ``trust_autodiff`` runs its plain forward on the frameworks
+named there (torch, JAX; jitted on JAX), and they differentiate it themselves.
 """
 
 from __future__ import annotations
@@ -114,7 +114,7 @@ def _jax_plain(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> Any:
 
 def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, static: dict) -> Any:
     """Run ``prim`` on ``arrays`` with the adapter of backend ``b``."""
-    if prim.trust_autodiff:
+    if b.kind in prim.trust_autodiff:
         if b.kind == "torch":
             return prim._forward(b, arrays, out_dtype, static)
         if b.kind == "jax":

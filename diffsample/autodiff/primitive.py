@@ -38,6 +38,19 @@ def _parameter_names(fn: Callable[..., Any]) -> tuple[str, ...]:
     return tuple(code.co_varnames[: code.co_argcount + code.co_kwonlyargcount])
 
 
+_AUTODIFF_KINDS = frozenset({"torch", "jax"})
+
+
+def _trusted_kinds(trust: bool | Sequence[str]) -> frozenset:
+    """``trust_autodiff`` as the set of backend kinds it applies to."""
+    if isinstance(trust, bool):
+        return _AUTODIFF_KINDS if trust else frozenset()
+    kinds = frozenset(trust)
+    if not kinds <= _AUTODIFF_KINDS:
+        raise ValueError(f"trust_autodiff must be a bool or a subset of {sorted(_AUTODIFF_KINDS)}, got {trust!r}")
+    return kinds
+
+
 class Primitive:
     """A differentiable operation: array-API forward plus hand-written VJP.
 
@@ -50,10 +63,10 @@ class Primitive:
         *,
         name: str | None = None,
         nondiff: Sequence[int] = (),
-        trust_autodiff: bool = False,
+        trust_autodiff: bool | Sequence[str] = False,
     ):
         self.fwd = fwd
-        self.trust_autodiff = bool(trust_autodiff)
+        self.trust_autodiff = _trusted_kinds(trust_autodiff)
         self.bwd: Callable[..., Any] | None = None
         self._bwd_needs = False
         self.name = name or getattr(fwd, "__qualname__", repr(fwd))
@@ -152,7 +165,7 @@ def primitive(
     *,
     name: str | None = None,
     nondiff: Sequence[int] = (),
-    trust_autodiff: bool = False,
+    trust_autodiff: bool | Sequence[str] = False,
 ):
     """Declare a differentiable operation with a hand-written VJP, on every backend.
 
@@ -186,8 +199,9 @@ def primitive(
         Registry name (default: the function's qualified name).
     nondiff : sequence of int
         Positions of inputs that never get a gradient (for example noise).
-    trust_autodiff : bool
-        Let torch and JAX differentiate the forward themselves (see above).
+    trust_autodiff : bool or sequence of {"torch", "jax"}
+        Let torch and JAX (``True``), or only the frameworks named, differentiate
+        the forward themselves (see above).
 
     Examples
     --------
