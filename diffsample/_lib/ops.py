@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from .namespace import backend_of, kind_of, namespace_of
 
-__all__ = ["stop_gradient", "softmax", "softmax_vjp", "one_hot_argmax", "sum_to_shape", "quiet", "quiet_numpy"]
+__all__ = ["stop_gradient", "softmax", "softmax_vjp", "one_hot_argmax", "sum_to_shape", "inplace", "quiet", "quiet_numpy"]
 
 
 @contextlib.contextmanager
@@ -100,6 +100,23 @@ def one_hot_argmax(x: Any, axis: int) -> Any:
     shape[axis] = n
     ar = xp.reshape(xp.arange(n, device=b.device) if b.device is not None else xp.arange(n), tuple(shape))
     return xp.astype(idx == ar, x.dtype)
+
+
+def inplace(kind: str, op: str, x: Any, y: Any = None) -> Any:
+    """``x op y`` (or ``op(x)`` when ``y`` is None) written into ``x``, for NumPy and torch.
+
+    ``op`` is a NumPy ufunc name (``"add"``, ``"multiply"``, ``"divide"``, ``"log"``,
+    ``"sqrt"``, ``"abs"``, ...).  ``x`` must be a fresh array the caller owns.  Passes
+    over a million values then reuse memory instead of touching newly mapped pages,
+    which costs as much as the arithmetic.  Only for ``kind`` "numpy" or "torch".
+    """
+    if kind == "numpy":
+        np = sys.modules["numpy"]
+        return getattr(np, op)(x, out=x) if y is None else getattr(np, op)(x, y, out=x)
+    if kind != "torch":
+        raise ValueError(f"inplace supports numpy and torch arrays, got kind {kind!r}")
+    f = getattr(x, {"multiply": "mul", "divide": "div"}.get(op, op) + "_")  # torch: mul_, log_, ...
+    return f() if y is None else f(y)
 
 
 def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:

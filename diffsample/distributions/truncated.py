@@ -91,7 +91,7 @@ from typing import Any, Callable
 from .._lib import special
 from .._lib.namespace import asarray, backend_of, compute_dtype, is_concrete, kind_of
 from .._lib.ops import quiet as _quiet
-from .._lib.ops import quiet_numpy, stop_gradient
+from .._lib.ops import inplace, quiet_numpy, stop_gradient
 from .._lib.validate import broadcast_shape, broadcast_shapes, check_finite, check_not_nan, check_positive, shape_of
 from ..autodiff import primitive
 from ..random.keys import resolve_source, split
@@ -1398,42 +1398,28 @@ def _rejection_plan(xp: Any, loc: Any, scale: Any, low: Any, high: Any, batch_sh
     )
 
 
-def _inplace(b: Any, op: str, x: Any, y: Any) -> Any:
-    """``x op y`` written into ``x`` (a fresh array of ours) on NumPy and torch.
-
-    Each pass over a million draws then reuses memory instead of touching newly
-    mapped pages, which costs as much as the arithmetic here.
-    """
-    if b.kind == "numpy":
-        import numpy as np
-
-        return getattr(np, op)(x, out=x) if y is None else getattr(np, op)(x, y, out=x)
-    f = getattr(x, {"multiply": "mul", "divide": "div"}.get(op, op) + "_")  # torch: mul_, log_, ...
-    return f() if y is None else f(y)
-
-
 def _proposals(b: Any, key: Any, shape: tuple, dt: Any, tail: bool, P: dict, fold: Any, plan: Any) -> tuple:
     """Candidates ``x`` of shape ``shape`` and whether each is accepted."""
     xp = b.xp
     if tail:
         w = draw("uniform", key, (2,) + shape, b, dt)
         e2, u2 = w[0], w[1]
-        e2 = _inplace(b, "multiply", _inplace(b, "log", e2, None), -2.0)  # 2E, E = -log U1
+        e2 = inplace(b.kind, "multiply", inplace(b.kind, "log", e2, None), -2.0)  # 2E, E = -log U1
         c = P["c"]
         if plan.c2_finite:
-            r = _inplace(b, "sqrt", e2 + c * c, None)  # r = sqrt(c**2 + 2E) = c + t
+            r = inplace(b.kind, "sqrt", e2 + c * c, None)  # r = sqrt(c**2 + 2E) = c + t
         else:
             r = c * xp.sqrt(1.0 + (e2 / c) / c)
-        ok = _inplace(b, "multiply", u2, r) <= c  # Marsaglia: U2 r <= c
-        t = _inplace(b, "divide", e2, _inplace(b, "add", r, c))  # t = 2E / (c + r)
+        ok = inplace(b.kind, "multiply", u2, r) <= c  # Marsaglia: U2 r <= c
+        t = inplace(b.kind, "divide", e2, inplace(b.kind, "add", r, c))  # t = 2E / (c + r)
     else:
         t = draw("normal", key, shape, b, dt)
         if fold is True:
-            t = _inplace(b, "abs", t, None)
+            t = inplace(b.kind, "abs", t, None)
         elif fold is not False:
             t = xp.where(fold, xp.abs(t), t)
         ok = None
-    x = _inplace(b, "add", _inplace(b, "multiply", t, P["step"]), P["origin"])
+    x = inplace(b.kind, "add", inplace(b.kind, "multiply", t, P["step"]), P["origin"])
     for bound, finite, op in ((P["low"], plan.low_finite, "greater_equal"), (P["high"], plan.high_finite, "less_equal")):
         if finite:
             inside = getattr(xp, op)(x, bound)
