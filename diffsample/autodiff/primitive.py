@@ -148,7 +148,21 @@ class Primitive:
 
     def apply(self, b: Backend, out_dtype: Any, *args: Any, **static: Any) -> Any:
         """Call with the backend and result dtype already resolved (by a caller that
-        holds them, such as a distribution for its own parameters)."""
+        holds them, such as a distribution for its own parameters); skips the
+        resolution ``__call__`` does, and otherwise behaves the same.
+
+        Examples
+        --------
+        >>> import numpy as np
+        >>> import diffsample as ds
+        >>> from diffsample._lib.namespace import backend_of
+        >>> @ds.primitive(name="example.twice")
+        ... def twice(xp, x):
+        ...     return 2 * x
+        >>> x = np.array([1.0, 2.0])
+        >>> twice.apply(backend_of(x), x.dtype, x)
+        array([2., 4.])
+        """
         if self.nondiff:
             # Inputs without gradient (noise) go straight to the compute dtype: casting
             # float32 uniforms to a float16 result dtype first would round some to 0 or 1.
