@@ -206,3 +206,19 @@ def test_under_jit_and_vmap(be):
     assert ys.shape == (5, 3)
     gl = jax.jit(jax.grad(lambda l: jnp.sum(ds.gumbel_softmax(l, jnp.asarray(ds.random.key(0)), tau=0.5) ** 2)))
     assert np.all(np.isfinite(np.asarray(gl(jnp.zeros(3)))))
+
+
+def test_inference_mode_call_does_not_poison_later_training(be):
+    """A call under torch.inference_mode must not leave an inference tensor behind
+    (e.g. a cached constant for tau) that a later autograd call would trip on."""
+    if be.kind != "torch":
+        pytest.skip("torch only")
+    import torch
+
+    logits = be.asarray(np.zeros((4, 3)), "float32")
+    with torch.inference_mode():
+        ds.gumbel_softmax(logits, ds.random.key(0), tau=0.7)
+    leaf = logits.clone().requires_grad_(True)
+    y = ds.gumbel_softmax(leaf, ds.random.key(0), tau=0.7)
+    (y * torch.arange(3.0)).sum().backward()
+    assert torch.isfinite(leaf.grad).all()

@@ -9,6 +9,7 @@ once one of its arrays has been seen.
 from __future__ import annotations
 
 import numbers
+import sys
 from typing import Any, NamedTuple
 
 import array_api_compat
@@ -261,9 +262,11 @@ def asarray(b: Backend, v: Any, dtype: Any) -> Any:
     """``v`` (array or Python scalar) as an array of ``dtype`` on the backend's device."""
     xp = b.xp
     if kind_of(v) is None:
-        if b.kind == "torch" and type(v) in (int, float):
+        if b.kind == "torch" and type(v) in (int, float) and not _torch_inference_mode():
             # Making a tensor costs microseconds; constants such as a temperature of
             # 1.0 recur on every call, so torch's are kept (read-only, never exposed).
+            # Not under inference_mode (an inference tensor cannot enter autograd later)
+            # nor while torch.compile traces (it would keep a fake tensor).
             key = (v, dtype, b.device)
             t = _TORCH_CONSTANTS.get(key)
             if t is None:
@@ -278,6 +281,13 @@ def asarray(b: Backend, v: Any, dtype: Any) -> Any:
 
 
 _TORCH_CONSTANTS: dict[tuple, Any] = {}
+
+
+def _torch_inference_mode() -> bool:
+    """Inference mode or torch.compile tracing: tensors made then must not be kept."""
+    if sys.modules["torch"].is_inference_mode_enabled():
+        return True
+    return bool((_TORCH_TRACING or _torch_tracing_checks())[1]())
 
 
 def _torch_tracing_checks() -> tuple:
