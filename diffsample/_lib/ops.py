@@ -13,7 +13,7 @@ from typing import Any, Callable, Iterator
 
 from .namespace import backend_of, kind_of, namespace_of
 
-__all__ = ["stop_gradient", "softmax", "softmax_vjp", "one_hot_argmax", "sum_to_shape", "inplace", "quiet", "quiet_numpy"]
+__all__ = ["stop_gradient", "scaled_logits", "softmax", "softmax_vjp", "one_hot_argmax", "sum_to_shape", "inplace", "quiet", "quiet_numpy"]
 
 
 @contextlib.contextmanager
@@ -56,18 +56,39 @@ def stop_gradient(x: Any) -> Any:
     return x[...]  # a fresh object, so the diffsample.vjp tape does not link it
 
 
-def softmax(x: Any, axis: int) -> Any:
-    """Numerically stable softmax along ``axis``."""
+def scaled_logits(x: Any, scale: Any, axis: int) -> tuple[Any, bool]:
+    """``x / scale`` for a softmax along ``axis``, and whether its row maximum is off.
+
+    When ``scale`` (an array, broadcast against ``x``) is constant along ``axis``, the
+    row maximum of ``x`` is subtracted *before* dividing: the result is <= 0 with an
+    exact 0 at the maximum, however small ``scale`` is, and ``True`` is returned.
+    (Subtracting after dividing is not exact on XLA, which contracts ``x / scale - m``
+    into a fused multiply-add: at |x / scale| ~ 1e12 the "0" at the maximum is then
+    the rounding error of ``x / scale``, ~1e5, and exp overflows.)
+    """
+    xp = namespace_of(x)
+    off = axis - x.ndim  # the axis counted from the right
+    if scale.ndim < -off or scale.shape[off] == 1:
+        return (x - xp.max(x, axis=axis, keepdims=True)) / scale, True
+    return x / scale, False
+
+
+def softmax(x: Any, axis: int, *, scale: Any = None) -> Any:
+    """Numerically stable ``softmax(x / scale)`` along ``axis`` (``scale`` an array or None)."""
     b = backend_of(x)
     if b.kind == "torch":
         import torch
 
-        return torch.softmax(x, dim=axis)
+        return torch.softmax(x if scale is None else x / scale, dim=axis)
     xp = b.xp
+    if scale is not None:
+        x, shifted = scaled_logits(x, scale, axis)
+        if shifted:
+            e = xp.exp(x)
+            return e / xp.sum(e, axis=axis, keepdims=True)
     m = xp.max(x, axis=axis, keepdims=True)
-    # The row maximum contributes exactly 1 and nothing exceeds exp(0): XLA on CPU may
-    # fuse ``x - m`` inexactly at |x| ~ 1e12 (tiny temperatures), which must not give
-    # overflow or 0/0.
+    # The row maximum contributes exactly 1 and nothing exceeds exp(0), whatever
+    # rounding the library applies to ``x - m``: no overflow, no 0/0.
     d = xp.minimum(x - m, xp.zeros_like(m))
     e = xp.where(x == m, xp.ones_like(x), xp.exp(d))
     return e / xp.sum(e, axis=axis, keepdims=True)

@@ -243,10 +243,6 @@ class RelaxedOneHotCategorical(Distribution):
     never ``±inf``.  Categories with logit ``-inf`` are left out: ``K`` counts only
     the possible categories, and the density is that of the smaller simplex.
 
-    Known limit: on JAX in float32, draws with ``|logits / temperature|`` near 1e12
-    (logits ~1e4 at temperature 1e-8) can be NaN, because XLA fuses the softmax's
-    ``z - max(z)`` into a multiply-add whose rounding error overflows there.
-
     Examples
     --------
     >>> import numpy as np

@@ -7,7 +7,7 @@ import operator
 from typing import Any
 
 from .._lib.namespace import backend_of, float_dtype, is_concrete, kind_of
-from .._lib.ops import one_hot_argmax, softmax, softmax_vjp, stop_gradient
+from .._lib.ops import one_hot_argmax, scaled_logits, softmax, softmax_vjp, stop_gradient
 from .._lib.validate import check_positive
 from ..autodiff import primitive
 from ..random.streams import draw
@@ -16,28 +16,33 @@ __all__ = ["gumbel_softmax"]
 
 
 def _forward(xp: Any, logits: Any, gumbels: Any, tau: Any, *, axis: int, hard: bool) -> Any:
-    z = (logits + gumbels) / tau
-    return one_hot_argmax(z, axis) if hard else softmax(z, axis)
+    a = logits + gumbels
+    return one_hot_argmax(a / tau, axis) if hard else softmax(a, axis, scale=tau)
 
 
 def _vjp(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, *, axis: int, hard: bool) -> tuple:
     logits, gumbels, tau = inputs
-    z = (logits + gumbels) / tau if (hard or needs[2]) else None
-    y = softmax(z, axis) if hard else out  # straight-through: the soft sample's gradient
+    a = logits + gumbels if (hard or needs[2]) else None
+    y = softmax(a, axis, scale=tau) if hard else out  # straight-through: the soft sample's gradient
     gz = softmax_vjp(y, g, axis)
     d_logits = gz / tau if needs[0] else None
     d_tau = None
     if needs[2]:
-        # dz/dtau = -z/tau.  Classes with probability 0 (logit -inf) contribute 0; the
-        # row maximum is subtracted (sum(gz) == 0 along the axis) to keep it small.
-        zmax = xp.max(z, axis=axis, keepdims=True)
-        zc = xp.where(y > 0, z - zmax, xp.zeros_like(z))
-        d_tau = -(gz * zc) / tau
+        # dz/dtau = -z/tau with z = a/tau.  Where tau is constant along the axis, z may
+        # be taken with its row maximum off (sum(gz) == 0 along the axis), which keeps
+        # it small.  Classes with probability 0 (logit -inf) contribute 0.
+        z, _ = scaled_logits(a, tau, axis)
+        d_tau = -(gz * xp.where(y > 0, z, xp.zeros_like(z))) / tau
     return d_logits, None, d_tau
 
 
 def _example(rng: Any) -> tuple:
     return (rng.normal(size=(4, 5)), rng.gumbel(size=(4, 5)), rng.uniform(0.5, 2.0, size=(4, 1))), {"axis": 1, "hard": False}
+
+
+def _example_per_class(rng: Any) -> tuple:
+    # A temperature that varies along the category axis takes the other branch of _scaled.
+    return (rng.normal(size=(3, 4)), rng.gumbel(size=(3, 4)), rng.uniform(0.5, 2.0, size=(4,))), {"axis": 1, "hard": False}
 
 
 # The general case: temperature an array (differentiable), hard or soft.
@@ -53,6 +58,7 @@ _gumbel_softmax_fixed_tau = primitive(
 for _prim in (_gumbel_softmax, _gumbel_softmax_fixed_tau):
     _prim.defvjp(_vjp)
     _prim.example(_example)
+    _prim.example(_example_per_class)
 
 
 def _check_logits(b: Any, logits: Any, axis: int) -> None:
