@@ -69,6 +69,10 @@ digit.  Their gradients use the exact boundary identities
 ``dE[g]/dalpha = f(alpha)/Z (E[g] - g(alpha))`` and
 ``dE[g]/dbeta = f(beta)/Z (g(beta) - E[g])``.
 
+For any other base, :class:`Truncated` integrates in probability space instead (its
+class notes say how), with the same ~1e-13 accuracy where the window is not far from 0
+relative to its width.
+
 Gradients depend only on the draw and the parameters (``u`` is ``F_T(x)``), so draws
 made by rejection carry the same gradients through :func:`_reparam`, which recovers
 ``log u`` and ``log(1 - u)`` from ``x``.
@@ -89,14 +93,15 @@ import math
 from typing import Any, Callable
 
 from .._lib import special
-from .._lib.namespace import asarray, backend_of, compute_dtype, is_concrete, kind_of
+from .._lib.namespace import asarray, backend_of, compute_dtype, float_dtype, is_concrete, kind_of
 from .._lib.ops import quiet as _quiet
 from .._lib.ops import inplace, quiet_numpy, stop_gradient
 from .._lib.validate import broadcast_shape, broadcast_shapes, check_finite, check_not_nan, check_positive, shape_of
 from ..autodiff import primitive
 from ..random.keys import resolve_source, split
 from ..random.streams import current_stream, draw
-from .base import Distribution, _full
+from .base import Distribution, LocationScale, _full
+from .exponential import Exponential
 from .logistic import (
     Logistic,
     _dpsi as _logistic_dpsi,
@@ -108,10 +113,13 @@ from .logistic import (
     _std_logit,
 )
 from .normal import Normal
+from .uniform import Uniform
 
 __all__ = ["TruncatedNormal", "TruncatedLogistic", "Truncated"]
 
 _INF = math.inf
+_NAN = math.nan
+_LOG2 = math.log(2.0)
 _LOG_SQRT_2PI = 0.5 * math.log(2.0 * math.pi)
 _SQRT1_2 = math.sqrt(0.5)
 
@@ -1221,6 +1229,98 @@ def _(rng: Any) -> tuple:
     return (rng.normal(size=4), lx, la, lb, lpx, u, low, high, lx, la, lb, u), {}
 
 
+# Quadrature in probability space for the generic moments (see :class:`Truncated`):
+# composite Gauss-Legendre on [0, 1], graded toward 0 by panels [4**-(j+1), 4**-j]
+# (j < depth) plus [0, 4**-depth], with n_j = max(4, 16 - 2j/3) nodes on panel j.
+# A quantile with a logarithmic singularity at the end (an exponential tail) keeps
+# each panel's nearest singularity a panel length away, so n_j points give ~1e-16 on
+# the first panels and the deep ones, whose share of the integral is below 4**-j,
+# need fewer.  Measured in float64 against scipy.integrate.quad on the Gumbel, Laplace,
+# Cauchy and exponential windows of tests/test_truncated.py: relative error <= 6e-14.
+_GQ_RATIO = 4.0
+# Newton steps polishing each quadrature node's quantile (Truncated._newton).
+_NEWTON_STEPS = 3
+
+
+@functools.lru_cache(maxsize=None)
+def _graded_rule(depth: int) -> tuple[tuple[float, ...], tuple[float, ...]]:
+    rs: list[float] = []
+    ws: list[float] = []
+    for j in range(depth + 1):
+        hi = _GQ_RATIO ** -j
+        lo = _GQ_RATIO ** -(j + 1) if j < depth else 0.0
+        x, w = _leggauss(max(4, 16 - (2 * j) // 3))
+        rs += [lo + (hi - lo) * 0.5 * (xi + 1.0) for xi in x]
+        ws += [(hi - lo) * 0.5 * wi for wi in w]
+    return tuple(rs), tuple(ws)
+
+
+def _rule_depth(eps: float) -> int:
+    """Panels needed for the finest to reach ``eps / 600``: the part of ``[0, 1]`` left to
+    the last panel, ``[0, t]``, holds at most ``~t log(t)**2`` of a second moment with an
+    exponential tail, below ``eps`` (31 panels in float64, 17 in float32)."""
+    return int(math.ceil(math.log(600.0 / eps) / math.log(_GQ_RATIO)))
+
+
+@primitive(name="truncated.weighted_sum", nondiff=(1,))
+def _wsum(xp: Any, v: Any, w: Any) -> Any:
+    """``sum(w * v)`` over the leading (quadrature) axis; ``w`` carries no gradient."""
+    return xp.sum(w * v, axis=0)
+
+
+@_wsum.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
+    v, w = inputs
+    return xp.expand_dims(g, axis=0) * w + xp.zeros_like(v), None
+
+
+@_wsum.example
+def _(rng: Any) -> tuple:
+    return (rng.normal(size=(6, 3)), rng.uniform(0.0, 0.3, size=(6, 3))), {}
+
+
+@primitive(name="truncated.weighted_variance", nondiff=(1,))
+def _wvar(xp: Any, v: Any, w: Any) -> Any:
+    """``sum(w * (v - m)**2)`` over the leading axis, ``m = sum(w * v)`` (a centred sum:
+    nothing cancels however far the values are from 0)."""
+    d = v - xp.expand_dims(xp.sum(w * v, axis=0), axis=0)
+    return xp.sum(w * d * d, axis=0)
+
+
+@_wvar.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
+    v, w = inputs
+    d = v - xp.expand_dims(xp.sum(w * v, axis=0), axis=0)
+    c = d - xp.expand_dims(xp.sum(w * d, axis=0), axis=0)  # d minus its (rounding-size) mean
+    return 2.0 * xp.expand_dims(g, axis=0) * w * c, None
+
+
+@_wvar.example
+def _(rng: Any) -> tuple:
+    return (rng.normal(size=(6, 3)), rng.uniform(0.0, 0.3, size=(6, 3))), {}
+
+
+@primitive(name="truncated.fill_where", nondiff=(1, 2))
+def _fill_where(xp: Any, v: Any, keep: Any, fill: Any) -> Any:
+    """``v`` where ``keep`` (1, or True), else ``fill`` (0; no gradient there)."""
+    return xp.where(keep > 0.5, v, fill + xp.zeros_like(v))
+
+
+@_fill_where.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
+    _, keep, _ = inputs
+    return xp.where(keep > 0.5, g, xp.zeros_like(g)), None, None
+
+
+@_fill_where.example
+def _(rng: Any) -> tuple:
+    import numpy as np
+
+    # (The self-check perturbs every input, so the fills are finite here; in use they are
+    # inf, -inf or NaN.)
+    return (rng.normal(size=4), np.array([1.0, 0.0, 1.0, 0.0]), np.array([0.0, 5.0, 0.0, -7.0])), {}
+
+
 # ----------------------------------------------------------------------------------
 # Validation
 # ----------------------------------------------------------------------------------
@@ -1702,9 +1802,10 @@ class Truncated(Distribution):
       :class:`~diffsample.distributions.logistic.Logistic` base this *is*
       :class:`TruncatedNormal` / :class:`TruncatedLogistic` on ``base.loc`` and
       ``base.scale``: every method, right far in both tails.
-    * For any other base the methods are ``sample``, ``rsample``, ``log_prob``,
-      ``cdf``, ``log_cdf`` and ``icdf``.  ``mean``, ``variance``, ``entropy`` and
-      ``score`` raise ``NotImplementedError``.  Draws are ``base.icdf`` of a
+    * For any other base (Gumbel, Laplace, Cauchy, Exponential, Uniform, your own)
+      every method works: ``sample``, ``rsample``, ``log_prob``, ``cdf``,
+      ``log_cdf``, ``icdf``, ``mean``, ``variance``, ``entropy`` and (for the bases
+      listed under ``score`` below) ``score``.  Draws are ``base.icdf`` of a
       probability formed in log space, so they are accurate wherever ``base.icdf``
       is given an accurate probability: in the lower tail down to the smallest
       normal float, but not in a window where ``1 - cdf(low)`` is below about
@@ -1719,6 +1820,54 @@ class Truncated(Distribution):
     validate_args : bool
         Check ``low``/``high`` not NaN and ``low < high`` (default True).
 
+    Notes
+    -----
+    **Moments of a generic base.**  With ``Q`` the truncated quantile,
+    ``E[g(X)] = integral_0^1 g(Q(p)) dp``: ``mean`` is ``E[X]``, ``variance`` the
+    centred ``E[(X - mean)**2]`` (nothing cancels far from 0), and ``entropy``
+    ``-E[log_prob(X)]``.  The integral is a composite Gauss-Legendre rule in ``p``
+    (about 500 nodes in float64, 380 in float32): ``[0, 1]`` is split at
+    ``p_c = F_T(base.loc)`` for a location-scale base (its mode, and the Laplace
+    density's kink; 1/2 for other bases), and the panels on each side shrink
+    geometrically by 4 toward ``p = 0`` and ``p = 1`` down to ``~eps/600``, so that a
+    quantile that diverges at an infinite end (or varies fast near a far end) is
+    integrated to full precision.  Each node's quantile is polished by Newton steps
+    on ``log F`` (on ``log(-log F)`` in the upper half, with the target formed from
+    the survival functions), so nodes in an upper tail, where ``1 - F`` is below
+    ``eps``, keep their digits.  Measured against ``scipy.integrate.quad`` in float64
+    (``tests/test_truncated.py``): relative error below ~1e-13 on bulk, one-sided and
+    far-tail windows such as a Gumbel on ``[20, 21]`` or ``[40, inf)`` and a Laplace on
+    ``[-50, -49]``.  The values are formed from ``x`` itself, so a window of width
+    ``w`` at distance ``|x|`` from 0 loses about ``|x|/w`` ulps (a variance on
+    ``[1e6, 1e6 + 1]`` keeps ~9 digits in float64, ``[20, 21]`` ~6 in float32).
+    The nodes are a fixed rule (no gradient); gradients w.r.t. ``base``'s parameters
+    and the ends flow through the quantiles at the nodes, so they are the same
+    quadrature of the exact derivative.
+
+    **Moments that do not exist.**  A bounded window always has them.  On a window
+    with an infinite end the base is asked: where ``base.mean`` (``base.variance``)
+    is not finite -- :class:`~diffsample.Cauchy` returns NaN for both -- the mean
+    (variance) is taken not to exist on any infinite side, and ``mean`` is ``inf``
+    for ``[low, inf)``, ``-inf`` for ``(-inf, high]`` and NaN for the whole line,
+    ``variance`` is ``inf``; neither has a gradient there (0).  This reads no value
+    and works under ``jax.jit``.  A base without ``mean``/``variance`` gives NaN on
+    windows with an infinite end (it cannot be told whether the moment exists).
+    The test is per base, not per side: a base with one heavy tail is taken to have
+    no moment on either infinite side.
+
+    **Score.**  ``score(x)[theta] = base.score(x)[theta] - d log Z / d theta`` with
+    ``Z = F(high) - F(low)``, ``d log Z / d low = -f(low)/Z`` and
+    ``d log Z / d high = f(high)/Z``, the ratios ``f(v)/Z`` formed as
+    ``exp(log f(v) - log Z)``.  ``dF(v)/d theta`` is known for location-scale bases
+    (:class:`~diffsample.Gumbel`, :class:`~diffsample.Laplace`,
+    :class:`~diffsample.Cauchy` and the rest of
+    :class:`~diffsample.distributions.base.LocationScale`: ``dF/dloc = -f(v)``,
+    ``dF/dscale = -f(v) (v - loc)/scale``), :class:`~diffsample.Exponential`
+    (``dF/drate = v f(v)/rate``) and :class:`~diffsample.Uniform` (whose ``low`` and
+    ``high`` are returned as ``"base.low"``/``"base.high"``); other bases raise
+    ``NotImplementedError``.  The generic score is computed in array operations:
+    differentiable by torch and JAX, not recorded for :func:`diffsample.vjp`.
+
     Examples
     --------
     >>> import numpy as np
@@ -1729,6 +1878,20 @@ class Truncated(Distribution):
     array([0.5     , 0.405713])
     >>> type(d.mean).__name__  # a Normal base gets every method of TruncatedNormal
     'ndarray'
+
+    Any other base, for example a Gumbel on ``[0, 2]`` and a Cauchy on ``[0, inf)``
+    (whose mean is infinite):
+
+    >>> g = Truncated(ds.Gumbel(0.0, 1.0), 0.0, 2.0)
+    >>> print(f"{float(g.mean):.10f} {float(g.variance):.10f} {float(g.entropy()):.10f}")
+    0.8160621417 0.2961224087 0.6400677747
+    >>> float(Truncated(ds.Cauchy(0.0, 1.0), 0.0, np.inf).mean)
+    inf
+    >>> sorted(g.score(np.array([0.5, 1.5])))
+    ['high', 'loc', 'low', 'scale']
+    >>> x, pullback = ds.vjp(lambda lo: Truncated(ds.Gumbel(0.0, 1.0), lo, 2.0).mean, np.array([0.0]))
+    >>> pullback(np.ones(1))[0].round(6)  # d mean / d low
+    array([0.593841])
     """
 
     def __init__(self, base: Any, low: Any = -_INF, high: Any = _INF, validate_args: bool = True) -> None:
@@ -1749,8 +1912,6 @@ class Truncated(Distribution):
             if batch is None:
                 raise ValueError(f"low/high of shape {shape} do not broadcast with the base's batch shape {tuple(base.batch_shape)}")
             self.batch_shape = batch
-            from .._lib.namespace import float_dtype
-
             self.dtype = float_dtype(b, low, high, *[getattr(base, p) for p in getattr(base, "_params", ())])
             # Python-scalar ends as arrays of the base's backend (no gradient to them).
             self._lo = low if kind_of(low) is not None else b.xp.asarray(float(low), dtype=self.dtype, **_dev(b))
@@ -1767,7 +1928,13 @@ class Truncated(Distribution):
         hi = _finite_part(self._hi, self._lo)
         return self.base.log_cdf(lo), self.base.log_cdf(hi)
 
-    def _generic_quantile(self, p: Any) -> Any:
+    def _generic_quantile(self, p: Any, q: Any = None) -> Any:
+        """Truncated quantile at ``p``, carrying the implicit gradient (:func:`_g_quantile`).
+
+        With ``q`` (``1 - p``, given exactly, for the quadrature nodes) the target is
+        formed from ``q`` and the value polished by :meth:`_newton`, accurate also
+        where ``1 - F`` is below ``eps``.
+        """
         b = self._backend
         xp = b.xp
         if kind_of(p) is None:
@@ -1779,19 +1946,178 @@ class Truncated(Distribution):
             la0 = _where_inf(xp, _as(b, self._lo, la0) == -_INF, -_INF, la0)
             lb0 = xp.where(_as(b, self._hi, lb0) == _INF, xp.zeros_like(lb0), lb0)
             ps = stop_gradient(p)
-            y = xp.logaddexp(la0 + xp.log1p(-ps), lb0 + xp.log(ps))
-            x0 = stop_gradient(self.base.icdf(xp.exp(y)))
-            x0 = stop_gradient(_clip_window(x0, stop_gradient(_as(b, self._lo, x0)), stop_gradient(_as(b, self._hi, x0))))
+            lo0, hi0 = (stop_gradient(_as(b, v, la0)) for v in (self._lo, self._hi))
+            if q is None:
+                y = xp.logaddexp(la0 + xp.log1p(-ps), lb0 + xp.log(ps))
+                x0 = stop_gradient(self.base.icdf(xp.exp(y)))
+            else:
+                y = xp.logaddexp(la0 + xp.log(q), lb0 + xp.log(ps))
+                # Where F(x) > 1/2 the target comes from the survival functions,
+                # S = q S(low) + p S(high) with S(v) = -expm1(log F(v)), so that
+                # log F(x) = log1p(-S) keeps its relative accuracy however small S is
+                # (logaddexp leaves an absolute error of ~eps there).
+                s_t = -(xp.expm1(la0) * q + xp.expm1(lb0) * ps)
+                y = xp.where(s_t < 0.5, xp.log1p(-xp.minimum(s_t, _full(xp, s_t, 0.5))), y)
+                fi = xp.finfo(y.dtype)
+                # The start: the base's quantile, at a probability kept below 1 (and
+                # above 0) so that it is finite; Newton's steps then fix its digits.
+                start = xp.clip(xp.exp(y), min=float(fi.smallest_normal), max=1.0 - float(fi.eps) / 2)
+                x0 = self._newton(stop_gradient(self.base.icdf(start)), y, lo0, hi0)
+            x0 = stop_gradient(_clip_window(x0, lo0, hi0))
         lx = self.base.log_cdf(x0)
         lpx = stop_gradient(self.base.log_prob(x0))
         nd = [stop_gradient(v) for v in (lx, la, lb, p)]
         return _g_quantile(x0, lx, la, lb, lpx, p, self._lo, self._hi, *nd)
 
-    def _no_ls(self, what: str) -> Any:
+    def _newton(self, x0: Any, y: Any, lo: Any, hi: Any) -> Any:
+        """``x0`` polished by Newton steps on ``log F(x) = y`` (values, no gradient).
+
+        ``base.icdf(exp(y))`` loses the digits of ``1 - F`` when ``F`` is near 1 (an
+        upper tail): ``exp(y)`` keeps only ``eps`` of them (the caller clamps it below
+        1 so that the start is finite).  Where ``y > -log 2`` the steps are taken on
+        ``log(-log F(x))`` (``~ log(1 - F)``, linear in an exponential upper tail, so
+        one step lands), elsewhere on ``log F(x)``; both need ``base.log_cdf``
+        accurate only where it is (``log1p(-S)`` and the like).  A non-finite start
+        (a base whose ``icdf`` saturates) starts from the window's finite end instead.
+        Steps that come out non-finite are not taken; every iterate is clipped into
+        the window.
+        """
+        xp = self._backend.xp
+        fin_lo, fin_hi = xp.isfinite(lo), xp.isfinite(hi)
+        start = xp.where(x0 > 0, xp.where(fin_hi, hi, lo), xp.where(fin_lo, lo, hi))
+        x = xp.where(xp.isfinite(x0), x0, start)
+        upper = y > -_LOG2
+        for _ in range(_NEWTON_STEPS):
+            lF = stop_gradient(self.base.log_cdf(x))
+            r = xp.exp(lF - stop_gradient(self.base.log_prob(x)))  # F(x) / f(x)
+            # log(-log F) - log(-y) = -log1p((y - lF) / lF); d/dx log(-log F) = f / (F log F).
+            dx = xp.where(upper, xp.log1p((y - lF) / lF) * lF * r, (y - lF) * r)
+            x = xp.where(xp.isfinite(dx), x + dx, x)
+            x = xp.minimum(xp.maximum(x, lo), hi)
+        return x
+
+    # -- quadrature (generic bases) ---------------------------------------------
+    def _quad(self) -> tuple:
+        """``(Q, w)``: quantiles at the quadrature probabilities and their weights,
+        each of shape ``(M,) + batch_shape``, with ``E[g(X)] ~ sum(w * g(Q), axis=0)``.
+
+        The probabilities split at ``p_c = F_T(base.loc)`` for location-scale bases
+        (the mode of every such family here, and the Laplace density's kink), at 1/2
+        otherwise; ``[0, p_c]`` takes :func:`_graded_rule` graded toward 0 and
+        ``[p_c, 1]`` graded toward 1, so the panels shrink geometrically toward the
+        ends of the window, where the quantile varies fastest (and diverges at an
+        infinite end).  Nodes are clipped into ``[tiny, 1 - eps/2]``; ``p_c`` and the
+        nodes carry no gradient (a fixed rule), the quantiles do.
+        """
+        b = self._backend
+        xp = b.xp
+        dt = self.dtype
+        fi = xp.finfo(dt)
+        kw = _dev(b)
+        r_, w_ = _graded_rule(_rule_depth(float(fi.eps)))
+        lead = (len(r_),) + (1,) * len(self.batch_shape)
+        r = xp.reshape(xp.asarray(r_, dtype=dt, **kw), lead)
+        w = xp.reshape(xp.asarray(w_, dtype=dt, **kw), lead)
+        if isinstance(self.base, LocationScale):
+            pc = stop_gradient(self.cdf(stop_gradient(asarray(b, self.base.loc, dt))))
+        else:
+            pc = xp.asarray(0.5, dtype=dt, **kw)
+        pc = xp.broadcast_to(xp.asarray(pc, dtype=dt), self.batch_shape)
+        pc1 = 1.0 - pc
+        with quiet_numpy():
+            lower, upper = pc * r, pc1 * r
+            p = xp.concat([lower, 1.0 - upper], axis=0)
+            q = xp.concat([1.0 - lower, upper], axis=0)  # 1 - p, exact where p is near 1
+            tiny = float(fi.smallest_normal)
+            p = xp.clip(p, min=tiny, max=1.0 - float(fi.eps) / 2)
+            q = xp.clip(q, min=tiny, max=1.0)
+            wt = xp.concat([pc * w, pc1 * w], axis=0)
+        return self._generic_quantile(p, q), wt
+
+    def _moment_exists(self, which: str) -> tuple:
+        """``(keep, fill)`` of batch shape: where the moment exists, and what to return
+        where it does not (see the class notes)."""
+        b = self._backend
+        xp = b.xp
+        shape = self.batch_shape
+        lo = xp.broadcast_to(stop_gradient(asarray(b, self._lo, self.dtype)), shape)
+        hi = xp.broadcast_to(stop_gradient(asarray(b, self._hi, self.dtype)), shape)
+        inf_lo, inf_hi = lo == -_INF, hi == _INF
+        try:
+            m = getattr(self.base, which)
+        except (AttributeError, NotImplementedError):
+            m = None
+        zero = xp.zeros(shape, dtype=self.dtype, **_dev(b))
+        bounded = ~(inf_lo | inf_hi)
+        if m is None:  # unknown: NaN on windows with an infinite end
+            return bounded, zero + _NAN
+        ok = xp.broadcast_to(xp.isfinite(stop_gradient(asarray(b, m, self.dtype))), shape)
+        keep = bounded | ok
+        if which == "variance":
+            return keep, zero + _INF
+        fill = xp.where(inf_lo & inf_hi, zero + _NAN, xp.where(inf_hi, zero + _INF, zero - _INF))
+        return keep, fill
+
+    def _no_score(self) -> Any:
         raise NotImplementedError(
-            f"Truncated.{what} is available for Normal and Logistic bases (TruncatedNormal / "
-            f"TruncatedLogistic); for a {type(self.base).__name__} base it is not implemented"
+            f"Truncated.score needs the derivatives of the base's CDF in its parameters; they are known "
+            f"for location-scale bases (Normal, Logistic, Gumbel, Laplace, Cauchy), Exponential and Uniform, "
+            f"not for a {type(self.base).__name__} base"
         )
+
+    def _generic_score(self, x: Any) -> dict[str, Any]:
+        base = self.base
+        if isinstance(base, LocationScale):
+            kind = "loc-scale"
+        elif isinstance(base, Exponential):
+            kind = "rate"
+        elif isinstance(base, Uniform):
+            kind = "uniform"
+        else:
+            return self._no_score()
+        b = backend_of(x, self._lo, self._hi, *[getattr(base, n) for n in base._params])
+        xp = b.xp
+        dt = float_dtype(b, x, self._lo, self._hi, *[getattr(base, n) for n in base._params])
+        shape = broadcast_shape(shape_of(x), self.batch_shape)
+        if shape is None:
+            raise ValueError(f"x of shape {shape_of(x)} does not broadcast with batch shape {self.batch_shape}")
+        with quiet_numpy():
+            x = asarray(b, x, dt)
+            bs = base.score(x)
+            lo, hi = asarray(b, self._lo, dt), asarray(b, self._hi, dt)
+            la, lb = self._bounds_log_cdf()
+            la, lb = _mask_bounds(xp, asarray(b, la, dt), asarray(b, lb, dt), lo, hi)
+            lz = _log_diff(xp, lb, la)  # log Z
+            lo_s, hi_s = asarray(b, _finite_part(lo, hi), dt), asarray(b, _finite_part(hi, lo), dt)
+            zero = xp.zeros(shape, dtype=dt, **_dev(b))
+            # f(low) / Z and f(high) / Z in log space (0 at an infinite end).
+            ra = xp.where(xp.isfinite(lo), xp.exp(asarray(b, base.log_prob(lo_s), dt) - lz), zero)
+            rb = xp.where(xp.isfinite(hi), xp.exp(asarray(b, base.log_prob(hi_s), dt) - lz), zero)
+            out: dict[str, Any] = {}
+            if kind == "loc-scale":
+                loc, scale = (asarray(b, getattr(base, n), dt) for n in ("loc", "scale"))
+                # dF(v)/dloc = -f(v), dF(v)/dscale = -f(v) (v - loc) / scale.
+                out["loc"] = bs["loc"] + (rb - ra)
+                out["scale"] = bs["scale"] + (rb * (hi_s - loc) - ra * (lo_s - loc)) / scale
+            elif kind == "rate":
+                rate = asarray(b, base.rate, dt)
+                # F(v) = 1 - exp(-rate v): dF/drate = v f(v) / rate (0 for v <= 0, where f = 0).
+                out["rate"] = bs["rate"] - (rb * hi_s - ra * lo_s) / rate
+            else:
+                u_lo, u_hi = (asarray(b, getattr(base, n), dt) for n in ("low", "high"))
+                width = u_hi - u_lo
+                # F(v) = (v - lo_b) / w inside the base's support: dF/dlo_b = -(1 - F)/w,
+                # dF/dhi_b = -F/w there, 0 outside.
+                Fa, Fb = xp.exp(la), xp.exp(lb)
+                ia = xp.where((lo > u_lo) & (lo < u_hi), zero + 1.0, zero)
+                ib = xp.where((hi > u_lo) & (hi < u_hi), zero + 1.0, zero)
+                lzw = xp.exp(-lz) / width
+                out["base.low"] = bs["low"] - ((Fb - 1.0) * ib - (Fa - 1.0) * ia) * lzw
+                out["base.high"] = bs["high"] - (-Fb * ib + Fa * ia) * lzw
+            out["low"] = ra + zero
+            out["high"] = zero - rb
+            inside = _inside(xp, x, lo, hi)
+            return {k: xp.where(inside, xp.broadcast_to(v, shape), zero) for k, v in out.items()}
 
     # -- public API -------------------------------------------------------------
     def rsample(self, key: Any, sample_shape: Any = ()) -> Any:
@@ -1830,30 +2156,46 @@ class Truncated(Distribution):
         return self._generic_quantile(p)
 
     def score(self, x: Any) -> dict[str, Any]:
-        """Per-sample ``d log_prob / d parameter`` (Normal and Logistic bases only)."""
+        """Per-sample gradient of ``log_prob(x)`` w.r.t. each parameter.
+
+        ``base.score(x)[name] - d log Z / d name`` for the base's parameters (a
+        Uniform base's ``low``/``high`` as ``"base.low"``/``"base.high"``), and
+        ``"low"``/``"high"`` for the window; each of shape
+        ``broadcast(x.shape, batch_shape)`` and 0 where ``x`` is outside the window.
+        ``NotImplementedError`` for bases other than those listed in the class notes.
+        """
         if self._ls is not None:
             return self._ls.score(x)
-        return self._no_ls("score")
+        return self._generic_score(x)
 
     def entropy(self) -> Any:
-        """Differential entropy (Normal and Logistic bases only)."""
+        """Differential entropy, of shape ``batch_shape`` (``-E[log_prob(X)]`` by quadrature for generic bases)."""
         if self._ls is not None:
             return self._ls.entropy()
-        return self._no_ls("entropy")
+        Q, w = self._quad()
+        lp = self.log_prob(Q)
+        # A node can land an ulp outside a bounded base's support (base.icdf rounding),
+        # where log_prob is -inf: such a node (of weight ~eps) is left out.
+        xp = self._backend.xp
+        return _wsum(_fill_where(lp, xp.isfinite(stop_gradient(lp)), 0.0), -w)
 
     @property
     def mean(self) -> Any:
-        """Mean (Normal and Logistic bases only)."""
+        """Mean, of shape ``batch_shape`` (``inf``/``-inf``/NaN where it does not exist, see the class notes)."""
         if self._ls is not None:
             return self._ls.mean
-        return self._no_ls("mean")
+        keep, fill = self._moment_exists("mean")
+        Q, w = self._quad()
+        return _fill_where(_wsum(Q, w), keep, fill)
 
     @property
     def variance(self) -> Any:
-        """Variance (Normal and Logistic bases only)."""
+        """Variance, of shape ``batch_shape`` (``inf`` where it does not exist, see the class notes)."""
         if self._ls is not None:
             return self._ls.variance
-        return self._no_ls("variance")
+        keep, fill = self._moment_exists("variance")
+        Q, w = self._quad()
+        return _fill_where(_wvar(Q, w), keep, fill)
 
 
 def _as(b: Any, v: Any, like: Any) -> Any:
