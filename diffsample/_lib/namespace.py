@@ -144,13 +144,17 @@ def backend_of(*values: Any) -> Backend:
     kind = None
     first = None
     device = None
+    cache = _TYPE_CACHE
     for v in values:
-        k = kind_of(v)
-        if k is None:
-            continue
+        hit = cache.get(type(v))
+        if hit is None:
+            if kind_of(v) is None:
+                continue
+            hit = cache[type(v)]
+        k = hit[0]
         if kind is None:
             kind, first = k, v
-            device = _device(k, v)
+            device = "cpu" if k == "numpy" else _device(k, v)
             continue
         if k != kind:
             raise TypeError(
@@ -158,6 +162,8 @@ def backend_of(*values: Any) -> Backend:
                 f"{type(first).__name__} and {type(v).__module__}.{type(v).__name__}; convert them "
                 "to one library first (nothing is converted silently)"
             )
+        if k == "numpy":
+            continue
         d = _device(k, v)
         if device is not None and d is not None and d != device:
             raise TypeError(
@@ -168,8 +174,19 @@ def backend_of(*values: Any) -> Backend:
             device = d
     if kind is None:
         return numpy_backend()
-    xp = _TYPE_CACHE[type(first)][1]
-    return Backend(kind, xp, device)
+    key = (kind, device)
+    try:
+        return _BACKENDS[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable device object
+        return Backend(kind, cache[type(first)][1], device)
+    b = _BACKENDS[key] = Backend(kind, cache[type(first)][1], device)
+    return b
+
+
+# (kind, device) -> Backend: one shared tuple per backend and device seen.
+_BACKENDS: dict[tuple, Backend] = {}
 
 
 _FLOATING: dict[Any, bool] = {}
@@ -215,8 +232,9 @@ def float_dtype(b: Backend, *values: Any) -> Any:
     """
     first = None
     more = None
+    cache = _TYPE_CACHE
     for v in values:
-        if kind_of(v) is None:
+        if type(v) not in cache and kind_of(v) is None:
             continue
         dt = v.dtype
         if first is not None and dt == first or not _is_floating(b.xp, dt):
@@ -260,6 +278,8 @@ _COMPUTE: dict[tuple, Any] = {}
 
 def asarray(b: Backend, v: Any, dtype: Any) -> Any:
     """``v`` (array or Python scalar) as an array of ``dtype`` on the backend's device."""
+    if type(v) in _TYPE_CACHE:  # an array of a library seen before: the common case
+        return v if v.dtype == dtype else b.xp.astype(v, dtype)
     xp = b.xp
     if kind_of(v) is None:
         if b.kind == "torch" and type(v) in (int, float) and not _torch_inference_mode():
@@ -305,9 +325,12 @@ def _torch_tracing_checks() -> tuple:
 _TORCH_TRACING: tuple | None = None
 
 
-def is_concrete(x: Any) -> bool:
-    """True when the values of ``x`` may be read (not a JAX tracer, not under torch.func)."""
-    k = kind_of(x)
+def is_concrete(x: Any, kind: str | None = None) -> bool:
+    """True when the values of ``x`` may be read (not a JAX tracer, not under torch.func).
+
+    ``kind``: ``kind_of(x)``, when the caller has it already.
+    """
+    k = kind or kind_of(x)
     if k is None or k == "numpy":
         return True
     if k == "torch":
@@ -317,27 +340,6 @@ def is_concrete(x: Any) -> bool:
         import jax
 
         return not isinstance(x, jax.core.Tracer)
-    if k == "dask":
-        return False  # lazy: reading values would compute the graph
-    return True
-    if k == "jax":
-        import jax
-
-        return not isinstance(x, jax.core.Tracer)
-    if k == "torch":
-        import torch
-
-        try:
-            if torch._C._functorch.is_functorch_wrapped_tensor(x):
-                return False
-        except Exception:  # pragma: no cover - private API moved
-            pass
-        try:
-            if torch.compiler.is_compiling():
-                return False
-        except Exception:  # pragma: no cover
-            pass
-        return not x.is_meta
     if k == "dask":
         return False  # lazy: reading values would compute the graph
     return True

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import Any
 
-from .namespace import Backend, is_concrete, kind_of
+from .namespace import _TYPE_CACHE, Backend, _is_floating, backend_of, float_dtype, is_concrete, kind_of
 
-__all__ = ["broadcast_shape", "broadcast_shapes", "check_positive", "check_not_nan", "check_finite", "shape_of"]
+__all__ = ["resolve_params", "broadcast_shape", "broadcast_shapes", "check_positive", "check_not_nan", "check_finite", "shape_of"]
 
 
 def shape_of(x: Any) -> tuple[int, ...]:
@@ -20,15 +20,46 @@ def shape_of(x: Any) -> tuple[int, ...]:
 
 def broadcast_shapes(**named: Any) -> tuple[int, ...]:
     """Broadcast the shapes of the named parameters, or raise ``ValueError`` naming them."""
-    shapes = [shape_of(v) for v in named.values()]
-    first = shapes[0] if shapes else ()
-    if all(s == first for s in shapes):
-        return first
+    first = None
+    shapes = []
+    same = True
+    for v in named.values():
+        s = tuple(v.shape) if kind_of(v) is not None else ()
+        if first is None:
+            first = s
+        elif s != first:
+            same = False
+        shapes.append(s)
+    if same:
+        return first if first is not None else ()
     out = broadcast_shape(*shapes)
     if out is None:
         desc = ", ".join(f"{k} {s}" for k, s in zip(named, shapes))
         raise ValueError(f"parameter shapes do not broadcast: {desc}")
     return out
+
+
+def resolve_params(**named: Any) -> tuple[Backend, tuple[int, ...], Any]:
+    """``(backend_of, broadcast_shapes, float_dtype)`` of a distribution's parameters.
+
+    One pass in the common case (NumPy or torch arrays of one type, shape, dtype and
+    device); otherwise the three general functions.
+    """
+    vals = tuple(named.values())
+    first = vals[0] if vals else None
+    t = type(first)
+    hit = _TYPE_CACHE.get(t)
+    if hit is not None and hit[0] in ("numpy", "torch"):
+        shape, dt = first.shape, first.dtype
+        dev = first.device if hit[0] == "torch" else None
+        for v in vals[1:]:
+            if type(v) is not t or v.shape != shape or v.dtype != dt or (dev is not None and v.device != dev):
+                break
+        else:
+            if _is_floating(hit[1], dt):
+                return backend_of(first), tuple(shape), dt
+    b = backend_of(*vals)
+    return b, broadcast_shapes(**named), float_dtype(b, *vals)
 
 
 def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -66,7 +97,7 @@ def _check(b: Backend, name: str, x: Any, ok_fn: Any, what: str) -> None:
         if not ok_fn(None, v):
             raise ValueError(f"{name} must be {what}, got {x!r}")
         return
-    if not is_concrete(x):
+    if not is_concrete(x, k):
         return
     if x.ndim == 0:
         # One value: reading it is cheaper than array operations on every backend

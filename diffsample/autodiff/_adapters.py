@@ -114,10 +114,11 @@ def _jax_plain(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> Any:
 
 def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, static: dict) -> Any:
     """Run ``prim`` on ``arrays`` with the adapter of backend ``b``."""
-    if b.kind in prim.trust_autodiff:
-        if b.kind == "torch":
+    kind = b.kind
+    if kind in prim.trust_autodiff:
+        if kind == "torch":
             return prim._forward(b, arrays, out_dtype, static)
-        if b.kind == "jax":
+        if kind == "jax":
             return _jax_plain(prim, Backend(b.kind, b.xp, None), out_dtype, _freeze(static))(*arrays)
     if b.kind == "torch":
         import torch

@@ -103,8 +103,9 @@ class Primitive:
     def _forward(self, b: Backend, arrays: Sequence[Any], out_dtype: Any, static: dict) -> Any:
         xp = b.xp
         cdt = compute_dtype(b, out_dtype)
-        cargs = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
-        out = self.fwd(xp, *cargs, **static)
+        if cdt != out_dtype:  # float16/bfloat16: computed in float32
+            arrays = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
+        out = self.fwd(xp, *arrays, **static)
         return out if out.dtype == out_dtype else xp.astype(out, out_dtype)
 
     def _backward(
@@ -114,8 +115,11 @@ class Primitive:
             raise NotImplementedError(f"primitive {self.name} has no VJP; attach one with @{self.name}.defvjp")
         xp = b.xp
         cdt = compute_dtype(b, out.dtype)
-        cargs = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
-        cout = out if out.dtype == cdt else xp.astype(out, cdt)
+        if cdt == out.dtype:  # float32/float64: every input is at this dtype already
+            cargs, cout = arrays, out
+        else:
+            cargs = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
+            cout = xp.astype(out, cdt)
         cg = g if g.dtype == cdt else xp.astype(g, cdt)
         if self._bwd_needs:
             if needs is None:
@@ -163,14 +167,14 @@ class Primitive:
         >>> twice.apply(backend_of(x), x.dtype, x)
         array([2., 4.])
         """
-        if self.nondiff:
+        cdt = compute_dtype(b, out_dtype)
+        if cdt == out_dtype:  # float32/float64: one dtype for every input
+            arrays = tuple([asarray(b, a, out_dtype) for a in args])
+        else:
             # Inputs without gradient (noise) go straight to the compute dtype: casting
             # float32 uniforms to a float16 result dtype first would round some to 0 or 1.
-            cdt = compute_dtype(b, out_dtype)
             nd = self.nondiff
-            arrays = tuple(asarray(b, a, cdt if i in nd else out_dtype) for i, a in enumerate(args))
-        else:
-            arrays = tuple(asarray(b, a, out_dtype) for a in args)
+            arrays = tuple([asarray(b, a, cdt if i in nd else out_dtype) for i, a in enumerate(args)])
         return _adapters.call(self, b, args, arrays, out_dtype, static)
 
 

@@ -7,7 +7,7 @@ from typing import Any, Callable, Sequence
 
 from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_dtype
 from .._lib.ops import quiet_numpy, stop_gradient
-from .._lib.validate import broadcast_shape, broadcast_shapes, check_finite, check_positive, shape_of
+from .._lib.validate import broadcast_shape, check_finite, check_positive, resolve_params, shape_of
 from ..random.streams import draw
 
 __all__ = ["Distribution", "LocationScale"]
@@ -29,14 +29,14 @@ class Distribution:
 
     _params: tuple[str, ...] = ()
     has_rsample = True
+    event_shape: tuple[int, ...] = ()
 
     def __init__(self, validate_args: bool = True, **params: Any) -> None:
         for k, v in params.items():
             setattr(self, k, v)
-        self._backend: Backend = backend_of(*params.values())
-        self.batch_shape: tuple[int, ...] = broadcast_shapes(**params)
-        self.event_shape: tuple[int, ...] = ()
-        self.dtype = float_dtype(self._backend, *params.values())
+        self._backend: Backend
+        self.batch_shape: tuple[int, ...]
+        self._backend, self.batch_shape, self.dtype = resolve_params(**params)
         if validate_args:
             self._validate()
 
@@ -44,6 +44,12 @@ class Distribution:
         pass
 
     def _extended_shape(self, sample_shape: Any) -> tuple[int, ...]:
+        if type(sample_shape) is tuple:  # the common case, without the generic checks below
+            for s in sample_shape:
+                if type(s) is not int or s < 0:
+                    break
+            else:
+                return sample_shape + self.batch_shape + self.event_shape
         if isinstance(sample_shape, int):
             sample_shape = (sample_shape,)
         try:

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import contextvars
+import sys
 from typing import Any, Iterator
 
 from .._lib.namespace import Backend, backend_of, compute_dtype, default_float
@@ -95,59 +96,63 @@ def _clip_open(xp: Any, u: Any, dtype: Any) -> Any:
 
 
 # ------------------------------------------------------------------ native streams
-def _native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
+# One drawer per backend kind with a native generator: (b, src, what, shape, dt) -> array.
+def _numpy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
+    import numpy as np
+
+    rng = src.value if src.kind == "generator" else np.random.Generator(np.random.Philox(key=_seed64(src)))
+    if what == "normal":
+        return rng.standard_normal(shape, dtype=dt)
+    if what == "uniform":
+        u = rng.random(shape, dtype=dt)
+        fi = np.finfo(dt)
+        return np.clip(u, fi.smallest_normal, 1.0 - fi.eps / 2, out=u)
+    e = rng.standard_exponential(shape, dtype=dt)
+    np.maximum(e, np.finfo(dt).smallest_normal, out=e)
+    np.log(e, out=e)
+    return np.negative(e, out=e)
+
+
+def _torch_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
+    torch = sys.modules["torch"]  # imported: a torch array brought us here
+    if src.kind == "generator":
+        g = src.value
+    else:
+        g = torch.Generator(device=b.device)
+        g.manual_seed(_seed64(src))
+    if what == "normal":
+        return torch.randn(shape, generator=g, dtype=dt, device=b.device)
+    fi = torch.finfo(dt)
+    u = torch.rand(shape, generator=g, dtype=dt, device=b.device).clamp_(fi.tiny, 1.0 - fi.eps / 2)
+    if what == "uniform":
+        return u
+    return u.log_().neg_().log_().neg_()  # -log(-log u), in place (exponential_ is 2-4x slower)
+
+
+def _jax_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
+    import jax
+
+    k = src.value if src.kind == "generator" else _key_in(b, src)
+    if what == "normal":
+        return jax.random.normal(k, shape, dt)
+    if what == "uniform":
+        xp = b.xp
+        return _clip_open(xp, jax.random.uniform(k, shape, dt, minval=float(xp.finfo(dt).smallest_normal)), dt)
+    return jax.random.gumbel(k, shape, dt)
+
+
+def _cupy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
+    import cupy
+
+    rs = src.value if src.kind == "generator" else cupy.random.RandomState(_seed64(src))
+    if what == "normal":
+        return rs.standard_normal(shape, dtype=dt)
     xp = b.xp
-    if src.kind == "generator" and src.owner != b.kind:
-        raise TypeError(f"a {src.owner} generator cannot draw noise for {b.kind} arrays; pass a key instead")
-    if b.kind == "numpy":
-        import numpy as np
+    u = _clip_open(xp, rs.random_sample(shape, dtype=dt), dt)
+    return u if what == "uniform" else -xp.log(-xp.log(u))
 
-        rng = src.value if src.kind == "generator" else np.random.Generator(np.random.Philox(key=_seed64(src)))
-        if what == "normal":
-            return rng.standard_normal(shape, dtype=dt)
-        if what == "uniform":
-            u = rng.random(shape, dtype=dt)
-            fi = np.finfo(dt)
-            return np.clip(u, fi.smallest_normal, 1.0 - fi.eps / 2, out=u)
-        e = rng.standard_exponential(shape, dtype=dt)
-        np.maximum(e, np.finfo(dt).smallest_normal, out=e)
-        np.log(e, out=e)
-        return np.negative(e, out=e)
-    if b.kind == "torch":
-        import torch
 
-        if src.kind == "generator":
-            g = src.value
-        else:
-            g = torch.Generator(device=b.device)
-            g.manual_seed(_seed64(src))
-        if what == "normal":
-            return torch.randn(shape, generator=g, dtype=dt, device=b.device)
-        if what == "uniform":
-            fi = torch.finfo(dt)
-            u = torch.rand(shape, generator=g, dtype=dt, device=b.device)
-            return u.clamp_(fi.tiny, 1.0 - fi.eps / 2)
-        fi = torch.finfo(dt)
-        u = torch.rand(shape, generator=g, dtype=dt, device=b.device).clamp_(fi.tiny, 1.0 - fi.eps / 2)
-        return u.log_().neg_().log_().neg_()  # -log(-log u), in place (exponential_ is 2-4x slower)
-    if b.kind == "jax":
-        import jax
-
-        k = src.value if src.kind == "generator" else _key_in(b, src)
-        if what == "normal":
-            return jax.random.normal(k, shape, dt)
-        if what == "uniform":
-            return _clip_open(xp, jax.random.uniform(k, shape, dt, minval=float(xp.finfo(dt).smallest_normal)), dt)
-        return jax.random.gumbel(k, shape, dt)
-    if b.kind == "cupy":
-        import cupy
-
-        rs = src.value if src.kind == "generator" else cupy.random.RandomState(_seed64(src))
-        if what == "normal":
-            return rs.standard_normal(shape, dtype=dt)
-        u = _clip_open(xp, rs.random_sample(shape, dtype=dt), dt)
-        return u if what == "uniform" else -xp.log(-xp.log(u))
-    return None  # no native generator: the portable stream is used
+_NATIVE = {"numpy": _numpy_native, "torch": _torch_native, "jax": _jax_native, "cupy": _cupy_native}
 
 
 # ---------------------------------------------------------------- portable stream
@@ -176,16 +181,22 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     """Draw base noise of kind ``what`` for backend ``b`` (the samplers' entry point).
 
     ``shape`` is a tuple of Python ints.  ``dtype`` is widened to float32 when
-    narrower; the result has that compute dtype.
+    narrower; the result has that compute dtype.  Backends without a native
+    generator (array_api_strict, dask, ...) always use the portable stream.
     """
     if what not in _KINDS:
         raise ValueError(f"unknown noise kind {what!r}")
     src = resolve_source(key)
     dt = compute_dtype(b, dtype)
-    if _STREAM.get() == "native" or src.kind == "generator":
-        out = _native(b, src, what, shape, dt)
-        if out is not None:
-            return out
+    native = _NATIVE.get(b.kind)
+    if src.kind == "generator":
+        if src.owner != b.kind:
+            raise TypeError(f"a {src.owner} generator cannot draw noise for {b.kind} arrays; pass a key instead")
+        if native is None:  # pragma: no cover - every generator type we accept has a drawer
+            raise TypeError(f"no native generator for {b.kind} arrays; pass a key instead")
+        return native(b, src, what, shape, dt)
+    if native is not None and _STREAM.get() == "native":
+        return native(b, src, what, shape, dt)
     return _portable(b, src, what, shape, dt)
 
 
