@@ -123,8 +123,9 @@ class Primitive:
         cg = g if g.dtype == cdt else xp.astype(g, cdt)
         if self._bwd_needs:
             if needs is None:
-                needs = [True] * len(arrays)
-            needs = tuple(bool(n) and i not in self.nondiff for i, n in enumerate(needs))
+                needs = tuple([i not in self.nondiff for i in range(len(arrays))])
+            else:
+                needs = tuple([bool(n) and i not in self.nondiff for i, n in enumerate(needs)])
             grads = self.bwd(xp, tuple(cargs), cout, cg, needs=needs, **static)
         else:
             grads = self.bwd(xp, tuple(cargs), cout, cg, **static)
@@ -139,10 +140,12 @@ class Primitive:
             if gi is None or i in nondiff:
                 result.append(None)
                 continue
-            shape = tuple(a.shape)
-            gi = sum_to_shape(gi, shape)
-            if tuple(gi.shape) != shape:  # e.g. a scalar VJP for an array input
-                gi = xp.broadcast_to(gi, shape)
+            shape = a.shape
+            if gi.shape != shape:
+                shape = tuple(shape)
+                gi = sum_to_shape(gi, shape)
+                if tuple(gi.shape) != shape:  # e.g. a scalar VJP for an array input
+                    gi = xp.broadcast_to(gi, shape)
             result.append(gi if gi.dtype == a.dtype else xp.astype(gi, a.dtype))
         return tuple(result)
 

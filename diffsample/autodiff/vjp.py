@@ -53,8 +53,10 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tup
     if not primals:
         raise ValueError("diffsample.vjp needs at least one primal to differentiate with respect to")
     b = backend_of(*primals)
-    if any(kind_of(p) is None for p in primals):
-        primals = tuple(p if kind_of(p) is not None else b.xp.asarray(p, dtype=b.xp.float64) for p in primals)
+    for p in primals:
+        if kind_of(p) is None:
+            primals = tuple(p if kind_of(p) is not None else b.xp.asarray(p, dtype=b.xp.float64) for p in primals)
+            break
     if b.kind == "jax":
         import jax
 
@@ -77,9 +79,12 @@ def _tape_vjp(b: Any, fn: Callable[..., Any], primals: tuple) -> tuple[Any, Call
     finally:
         TAPE.reset(token)
     outs = value if isinstance(value, tuple) else (value,)
-    produced = {id(rec[4]) for rec in tape} | {id(p) for p in primals}
+    if len(outs) == 1 and tape and tape[-1][4] is outs[0]:  # the usual case: fn ends in a recorded op
+        produced: Any = ()
+    else:
+        produced = {id(rec[4]) for rec in tape} | {id(p) for p in primals}
     for o in outs:
-        if id(o) not in produced:
+        if produced and id(o) not in produced:
             raise ValueError(
                 "diffsample.vjp: the result of fn was not produced by a diffsample operation. On "
                 f"{b.kind} only diffsample's differentiable operations (and primitives declared with "
