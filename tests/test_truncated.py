@@ -1088,12 +1088,16 @@ def test_generic_truncated_matches_dedicated(be):
     # dedicated closed-form-checked ones (the last window, [-12, -10] standardized, is
     # bounded).  _Opaque has no `mean`: on a window with an infinite end it cannot be
     # told whether the moments exist, so they are NaN.  Its score is not available.
-    g, t = Truncated(_Opaque(loc, scale), low, high), TruncatedNormal(loc, scale, low, high)
-    for a, b in [(g.mean, t.mean), (g.variance, t.variance), (g.entropy(), t.entropy())]:
+    def moments(*p):
+        g = Truncated(_Opaque(p[0], p[1]), p[2], p[3])
+        return g.mean, g.variance, g.entropy()
+
+    t = TruncatedNormal(loc, scale, low, high)
+    for a, b in zip(_jit(be, moments)(loc, scale, low, high), (t.mean, t.variance, t.entropy())):
         np.testing.assert_allclose(be.to_numpy(a), be.to_numpy(b), rtol=1e-12)
     assert np.isnan(_f(be, Truncated(_Opaque(loc, scale), low, INF).mean))
     with pytest.raises(NotImplementedError, match="score"):
-        g.score(x)
+        Truncated(_Opaque(loc, scale), low, high).score(x)
 
 
 def test_generic_truncated_exponential_base(be):
@@ -1152,3 +1156,261 @@ def test_window_far_from_loc(be, dtype, family):
         np.testing.assert_allclose(_f(be, d.variance), 1e-20, rtol=1e-5 if dtype == "float32" else 1e-9)
         if dtype == "float64":
             np.testing.assert_allclose(x.mean(), 1.0 - 1e-10, atol=ZMAX * 1e-10 / math.sqrt(x.size) + 2e-16)
+
+
+# ---------------------------------------------- Truncated(base): moments and score
+# Bases of the generic path: (class, parameters, scipy.stats distribution of the same
+# parameters, a point where the density is largest or has a kink, or None).
+GENERIC_BASES = {
+    "gumbel": (ds.Gumbel, (0.3, 1.7), lambda p: scipy.stats.gumbel_r(*p), 0.3),
+    "laplace": (ds.Laplace, (0.3, 1.7), lambda p: scipy.stats.laplace(*p), 0.3),
+    "cauchy": (ds.Cauchy, (0.3, 1.7), lambda p: scipy.stats.cauchy(*p), 0.3),
+    "exponential": (ds.Exponential, (0.7,), lambda p: scipy.stats.expon(scale=1.0 / p[0]), 0.0),
+    "uniform": (ds.Uniform, (-1.0, 2.0), lambda p: scipy.stats.uniform(p[0], p[1] - p[0]), None),
+}
+# A bulk window, a narrow one far in a tail, and one with an infinite end (Uniform:
+# one that covers the support's upper end).
+GENERIC_WINDOWS = {
+    "gumbel": [(-1.0, 2.0), (20.0, 21.0), (-3.0, INF)],
+    "laplace": [(-1.0, 2.0), (-50.0, -49.0), (1.0, INF)],
+    "cauchy": [(-1.0, 2.0), (-300.0, -299.0), (-INF, 0.5)],
+    "exponential": [(0.5, 3.0), (30.0, 31.0), (2.0, INF)],
+    "uniform": [(-0.5, 1.0), (1.99, 1.995), (0.5, INF)],
+}
+
+
+@functools.lru_cache(maxsize=None)
+def quad_moments(name, params, lo, hi):
+    """(mean, variance, entropy) of the base's density restricted to [lo, hi], float64.
+
+    scipy.integrate.quad (epsabs=0, epsrel=1e-13) of the base's scipy.stats density
+    taken relative to its value at a point c of the window, f~ = exp(logpdf(x) -
+    logpdf(c)) (so nothing underflows far in a tail); the window is split at the
+    kink/mode and at c.  Z~ = int f~, mean = int x f~ / Z~, variance = int (x - mean)**2
+    f~ / Z~, entropy = log Z~ - int f~ log f~ / Z~.  NaN for a moment that diverges
+    (the Cauchy's on a window with an infinite end; not integrated).
+    """
+    _, _, scipy_dist, kink = GENERIC_BASES[name]
+    d = scipy_dist(params)
+    inside = [v for v in ((kink,) if kink is not None else ()) if lo < v < hi]
+    c = inside[0] if inside else (lo if math.isfinite(lo) else hi)
+    if name == "uniform":
+        c = min(max(0.5 * (max(lo, params[0]) + min(hi, params[1])), lo), hi)
+    lc = d.logpdf(c)
+    cuts = sorted({lo, hi, *inside, *([c] if lo < c < hi else [])})
+    if name == "uniform":  # integrate over the support only (the density jumps at its ends)
+        cuts = sorted({max(lo, params[0]), min(hi, params[1])})
+
+    def integral(g):
+        return sum(scipy.integrate.quad(g, a, b, epsabs=0, epsrel=1e-13, limit=500)[0] for a, b in zip(cuts[:-1], cuts[1:]))
+
+    def ft(x):
+        return math.exp(d.logpdf(x) - lc)
+
+    z = integral(ft)
+    heavy = name == "cauchy" and not (math.isfinite(lo) and math.isfinite(hi))
+    m = math.nan if heavy else integral(lambda x: x * ft(x)) / z
+    v = math.nan if heavy else integral(lambda x: (x - m) ** 2 * ft(x)) / z
+    h = math.log(z) - integral(lambda x: ft(x) * (d.logpdf(x) - lc) if ft(x) > 0 else 0.0) / z
+    return m, v, h
+
+
+def _generic(be, name, dtype="float64"):
+    """(function of (*base params, low, high) -> Truncated, the parameter arrays)."""
+    cls, params, _, _ = GENERIC_BASES[name]
+    k = len(params)
+    return (lambda *p: Truncated(cls(*p[:k]), p[k], p[k + 1])), [_arr(be, v, dtype) for v in params]
+
+
+def _moments_fn(be, name):
+    make, _ = _generic(be, name)
+
+    @functools.partial(_jit, be)
+    def moments(*p):
+        d = make(*p)
+        return d.mean, d.variance, d.entropy()
+
+    return moments
+
+
+@pytest.mark.parametrize("name", GENERIC_BASES)
+def test_generic_moments_against_quad(be, name):
+    """mean, variance, entropy of every generic base on a bulk, a far-tail and a
+    one-sided window against quad_moments, in float64.  Measured errors are below 2e-13
+    relative (1e-6 is what the contract asks); the tolerance is 1e-11 relative, for the
+    entropy relative to max(|H|, 1): a narrow window's entropy is near 0, a difference
+    of log densities of size ~1."""
+    _, params, _, _ = GENERIC_BASES[name]
+    moments = _moments_fn(be, name)
+    for lo, hi in GENERIC_WINDOWS[name]:
+        _, ps = _generic(be, name)
+        got = [_f(be, v) for v in moments(*ps, _arr(be, lo), _arr(be, hi))]
+        ref = quad_moments(name, params, lo, hi)
+        for what, g, r in zip(("mean", "variance", "entropy"), got, ref):
+            if math.isnan(r):  # a Cauchy moment on a window with an infinite end
+                want = (-INF if math.isinf(lo) else INF) if what == "mean" else INF
+                assert g == want, (name, lo, hi, what, g)
+                continue
+            scale = max(abs(r), 1.0) if what == "entropy" else abs(r)
+            assert abs(g - r) <= 1e-11 * scale, (name, lo, hi, what, g, r, abs(g - r) / scale)
+
+
+def test_generic_moments_float32(be):
+    """float32: finite, and within what the float32 representation of x allows.  The
+    moments are formed from the nodes' x, each within an ulp of |x|, so the tolerance is
+    64 eps (1 + max|x| / sd) relative to the spread (sd) for the mean and variance
+    (relative to max(|H|, 1) for the entropy)."""
+    if be.kind == "jax":
+        pytest.skip("JAX: one more compilation per base for a float32 check that numpy/torch make")
+    eps = float(np.finfo(np.float32).eps)
+    for name in GENERIC_BASES:
+        cls, params, _, _ = GENERIC_BASES[name]
+        for lo, hi in GENERIC_WINDOWS[name]:
+            d = Truncated(cls(*[_arr(be, v, "float32") for v in params]), _arr(be, lo, "float32"), _arr(be, hi, "float32"))
+            got = [d.mean, d.variance, d.entropy()]
+            assert all(v.dtype == be.dtype("float32") for v in got)
+            got = [_f(be, v) for v in got]
+            m, v, h = quad_moments(name, params, lo, hi)
+            if math.isnan(m):
+                continue
+            sd = math.sqrt(v)
+            tol = 64 * eps * (1 + max(abs(lo), abs(m)) / sd) if math.isfinite(lo) else 64 * eps * (1 + abs(m) / sd)
+            assert abs(got[0] - m) <= tol * sd, (name, lo, hi, "mean", got[0], m)
+            assert abs(got[1] - v) <= 2 * tol * v, (name, lo, hi, "variance", got[1], v)
+            assert abs(got[2] - h) <= tol * max(abs(h), 1.0), (name, lo, hi, "entropy", got[2], h)
+
+
+def test_generic_shapes_and_dtypes(be):
+    """Batch shapes broadcast between the base and the window; moments have the batch
+    shape, scores broadcast(x.shape, batch_shape); the namespace and dtype are kept."""
+    if be.kind == "jax":
+        pytest.skip("JAX: new shapes mean new compilations; shapes are backend-independent logic")
+    loc = be.asarray(np.zeros((2, 1)), "float32")
+    low = be.asarray([-1.0, 0.5, 3.0], "float32")
+    d = Truncated(ds.Laplace(loc, 1.0), low, INF)
+    assert d.batch_shape == (2, 3)
+    for v in (d.mean, d.variance, d.entropy()):
+        assert tuple(v.shape) == (2, 3) and v.dtype == be.dtype("float32") and type(v) is type(loc)
+    s = d.score(be.asarray(np.ones((4, 1, 1)), "float32"))
+    assert sorted(s) == ["high", "loc", "low", "scale"]
+    assert all(tuple(v.shape) == (4, 2, 3) and v.dtype == be.dtype("float32") for v in s.values())
+    # Laplace(0, 1) on [a, inf) with a >= 0: a + 1 (memoryless); on [-1, inf) from quad.
+    np.testing.assert_allclose(be.to_numpy(d.mean)[0], [quad_moments("laplace", (0.0, 1.0), -1.0, INF)[0], 1.5, 4.0],
+                               rtol=2e-6)
+
+
+def test_generic_moments_that_do_not_exist(be):
+    """Asked of the base: a Cauchy's mean and variance are NaN, so on a window with an
+    infinite end the truncated mean is inf / -inf (NaN on the whole line) and the variance
+    inf, without gradient; a bounded window and a light-tailed base have them; the
+    entropy exists everywhere (against quad_moments)."""
+    loc, scale = _arr(be, 0.3), _arr(be, 1.7)
+    cases = [(0.0, INF, INF, INF), (-INF, 0.0, -INF, INF), (-INF, INF, math.nan, INF)]
+    for lo, hi, m, v in cases:
+        d = Truncated(ds.Cauchy(loc, scale), _arr(be, lo), _arr(be, hi))
+        got_m, got_v = _f(be, d.mean), _f(be, d.variance)
+        assert (math.isnan(got_m) if math.isnan(m) else got_m == m) and got_v == v, (lo, hi, got_m, got_v)
+        h = _f(be, d.entropy())
+        assert abs(h - quad_moments("cauchy", (0.3, 1.7), lo, hi)[2]) <= 1e-11 * abs(h), (lo, hi, h)
+    if be.kind != "jax":  # (JAX: the gradient test below covers the VJPs; compile time)
+        _, pullback = ds.vjp(lambda l, s: Truncated(ds.Cauchy(l, s), 0.0, INF).mean, loc, scale)
+        assert all(_f(be, g) == 0.0 for g in pullback(be.xp.ones_like(loc)))
+    # Exponential (finite mean) on [2, inf): the memoryless shift 2 + 1/rate.
+    np.testing.assert_allclose(_f(be, Truncated(ds.Exponential(_arr(be, 0.7)), 2.0, INF).mean), 2.0 + 1 / 0.7, rtol=1e-13)
+
+
+@pytest.mark.parametrize("name", GENERIC_BASES)
+def test_generic_mean_gradient_against_quad(be, name):
+    """d mean / d (base parameters, low, high) through ds.vjp (torch/JAX: their autodiff
+    of the registered VJPs) against central differences of quad_moments with step 1e-4
+    (truncation error ~1e-8 relative, quadrature noise 1e-13/1e-4): rtol 1e-5, on the
+    bulk and the one-sided window."""
+    make, ps = _generic(be, name)
+    _, params, _, _ = GENERIC_BASES[name]
+    k = len(params)
+    mean = _jit(be, lambda *p: make(*p).mean)
+    for lo, hi in GENERIC_WINDOWS[name][::2]:
+        if name == "cauchy" and not math.isfinite(lo):
+            continue  # no mean
+        args = ps + [_arr(be, lo), _arr(be, hi)]
+        _, pullback = ds.vjp(mean, *args)
+        grads = [_f(be, g) for g in pullback(be.xp.ones_like(args[0]))]
+        vals = list(params) + [lo, hi]
+        for i, g in enumerate(grads):
+            if not math.isfinite(vals[i]):
+                assert g == 0.0
+                continue
+            h = 1e-4
+            vp, vm = list(vals), list(vals)
+            vp[i] += h
+            vm[i] -= h
+            ref = (quad_moments(name, tuple(vp[:k]), vp[k], vp[k + 1])[0]
+                   - quad_moments(name, tuple(vm[:k]), vm[k], vm[k + 1])[0]) / (2 * h)
+            assert abs(g - ref) <= 1e-5 * abs(ref) + 1e-9, (name, lo, hi, i, g, ref)
+
+
+def _x_rule(lo, hi, kink, n=64):
+    """Gauss-Legendre nodes and weights in x on [lo, hi] (split at a kink inside)."""
+    t, w = np.polynomial.legendre.leggauss(n)
+    cuts = [lo] + ([kink] if kink is not None and lo < kink < hi else []) + [hi]
+    xs = np.concatenate([a + (b - a) * (t + 1) / 2 for a, b in zip(cuts[:-1], cuts[1:])])
+    ws = np.concatenate([(b - a) * w / 2 for a, b in zip(cuts[:-1], cuts[1:])])
+    return xs, ws
+
+
+@pytest.mark.parametrize("name", GENERIC_BASES)
+def test_generic_score(be, name):
+    """score(x) against central differences (step 1e-6) of log_prob, float64, rtol 1e-6
+    and atol 1e-6 (log_prob is a difference of log densities of size up to ~10, rounded
+    to ~1e-13 (the normalizer's cancellation in a far tail), so the differences carry
+    ~1e-7 of noise): for the base's parameters and the ends, at points inside each
+    window (inside the support for the Uniform), and 0 outside.
+    Then its expectation, on the bounded windows by 64-point Gauss-Legendre in x against
+    the base's scipy density (split at the kink; accurate to ~1e-14): 0 for the base's
+    parameters (the window does not move with them), and the boundary terms
+    E[score_low] = f_T(low), E[score_high] = -f_T(high) (from d/dlow of
+    int_low^high f_T = 1), to 1e-9."""
+    cls, params, scipy_dist, kink = GENERIC_BASES[name]
+    k = len(params)
+    names = [("base." + n if n in ("low", "high") else n) for n in cls._params] + ["low", "high"]
+    for lo, hi in GENERIC_WINDOWS[name]:
+        a = lo if math.isfinite(lo) else hi - 4.0
+        b = hi if math.isfinite(hi) else (params[1] if name == "uniform" else lo + 4.0)
+        pts = [a + (b - a) * f for f in (0.1, 0.5, 0.9)] + [b + 1.0 if math.isfinite(hi) else a - 1.0]
+        x = be.asarray(np.array(pts), "float64")
+        vals = list(params) + [lo, hi]
+        d = Truncated(cls(*[_arr(be, v) for v in params]), _arr(be, lo), _arr(be, hi))
+        s = d.score(x)
+        assert sorted(s) == sorted(names)
+        for i, key in enumerate(names):
+            got = be.to_numpy(s[key]).astype(np.float64)
+            assert got.shape == (4,) and got[3] == 0.0, (name, key, got)
+            if not math.isfinite(vals[i]):
+                assert np.all(got == 0.0)
+                continue
+            h = 1e-6 * max(1.0, abs(vals[i]))
+            vp, vm = list(vals), list(vals)
+            vp[i] += h
+            vm[i] -= h
+            lp = [be.to_numpy(Truncated(cls(*[_arr(be, v) for v in w[:k]]), _arr(be, w[k]), _arr(be, w[k + 1])).log_prob(x))
+                  for w in (vp, vm)]
+            fd = (lp[0][:3] - lp[1][:3]) / (2 * h)
+            np.testing.assert_allclose(got[:3], fd, rtol=1e-6, atol=1e-6, err_msg=f"{name} {lo} {hi} {key}")
+        if math.isfinite(lo) and math.isfinite(hi):
+            xs, ws = _x_rule(max(lo, params[0]) if name == "uniform" else lo,
+                             min(hi, params[1]) if name == "uniform" else hi, kink)
+            lpx = scipy_dist(params).logpdf(xs)
+            dens = np.exp(lpx - lpx.max()) * ws
+            sx = d.score(be.asarray(xs, "float64"))
+            # f_T at the ends: the density there relative to the integral of the density.
+            f_end = {e: float(np.exp(scipy_dist(params).logpdf(v) - lpx.max()) / np.sum(dens)) for e, v in (("low", lo), ("high", hi))}
+            for key in names:
+                e = float(np.sum(be.to_numpy(sx[key]) * dens) / np.sum(dens))
+                want = f_end["low"] if key == "low" else -f_end["high"] if key == "high" else 0.0
+                assert abs(e - want) <= 1e-9 * max(1.0, abs(want)), (name, lo, hi, key, e, want)
+
+
+def test_generic_score_not_available():
+    """A base whose CDF derivatives are unknown: NotImplementedError naming it."""
+    with pytest.raises(NotImplementedError, match="_Opaque"):
+        Truncated(_Opaque(np.array([0.0]), np.array([1.0])), -1.0, 1.0).score(np.array([0.0]))

@@ -1963,11 +1963,22 @@ class Truncated(Distribution):
                 # above 0) so that it is finite; Newton's steps then fix its digits.
                 start = xp.clip(xp.exp(y), min=float(fi.smallest_normal), max=1.0 - float(fi.eps) / 2)
                 x0 = self._newton(stop_gradient(self.base.icdf(start)), y, lo0, hi0)
-            x0 = stop_gradient(_clip_window(x0, lo0, hi0))
+            x0 = stop_gradient(_clip_window(self._into_support(x0), lo0, hi0))
         lx = self.base.log_cdf(x0)
         lpx = stop_gradient(self.base.log_prob(x0))
         nd = [stop_gradient(v) for v in (lx, la, lb, p)]
         return _g_quantile(x0, lx, la, lb, lpx, p, self._lo, self._hi, *nd)
+
+    def _into_support(self, x: Any) -> Any:
+        """``x`` clipped into ``base.support`` where the base has one: a bounded base's
+        ``icdf`` can round an ulp past its support's end (``low + (high - low) p`` for the
+        Uniform), where the density is 0 and the implicit gradient infinite."""
+        sup = getattr(self.base, "support", None)
+        if not isinstance(sup, tuple) or len(sup) != 2:
+            return x
+        b = self._backend
+        lo, hi = (stop_gradient(_as(b, v, x)) for v in sup)
+        return b.xp.minimum(b.xp.maximum(x, lo), hi)
 
     def _newton(self, x0: Any, y: Any, lo: Any, hi: Any) -> Any:
         """``x0`` polished by Newton steps on ``log F(x) = y`` (values, no gradient).
@@ -2116,7 +2127,8 @@ class Truncated(Distribution):
                 out["base.high"] = bs["high"] - (-Fb * ib + Fa * ia) * lzw
             out["low"] = ra + zero
             out["high"] = zero - rb
-            inside = _inside(xp, x, lo, hi)
+            # 0 outside the window and where the base's density is 0 (outside its support).
+            inside = _inside(xp, x, lo, hi) & (stop_gradient(asarray(b, base.log_prob(x), dt)) > -_INF)
             return {k: xp.where(inside, xp.broadcast_to(v, shape), zero) for k, v in out.items()}
 
     # -- public API -------------------------------------------------------------
@@ -2161,7 +2173,8 @@ class Truncated(Distribution):
         ``base.score(x)[name] - d log Z / d name`` for the base's parameters (a
         Uniform base's ``low``/``high`` as ``"base.low"``/``"base.high"``), and
         ``"low"``/``"high"`` for the window; each of shape
-        ``broadcast(x.shape, batch_shape)`` and 0 where ``x`` is outside the window.
+        ``broadcast(x.shape, batch_shape)`` and 0 where ``x`` is outside the window
+        (or where the base's density is 0).
         ``NotImplementedError`` for bases other than those listed in the class notes.
         """
         if self._ls is not None:
