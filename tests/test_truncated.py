@@ -1236,8 +1236,8 @@ def _moments_fn(be, name):
 @pytest.mark.parametrize("name", GENERIC_BASES)
 def test_generic_moments_against_quad(be, name):
     """mean, variance, entropy of every generic base on a bulk, a far-tail and a
-    one-sided window against quad_moments, in float64.  Measured errors are below 2e-13
-    relative (1e-6 is what the contract asks); the tolerance is 1e-11 relative, for the
+    one-sided window against quad_moments, in float64.  Measured errors are below 5e-13
+    relative (the Cauchy's variance on [-300, -299]; 1e-6 is what the contract asks); the tolerance is 1e-11 relative, for the
     entropy relative to max(|H|, 1): a narrow window's entropy is near 0, a difference
     of log densities of size ~1."""
     _, params, _, _ = GENERIC_BASES[name]

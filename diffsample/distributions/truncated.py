@@ -1837,7 +1837,7 @@ class Truncated(Distribution):
     ``eps``, keep their digits.  Measured against ``scipy.integrate.quad`` in float64
     (``tests/test_truncated.py``): relative error below ~1e-13 on bulk, one-sided and
     far-tail windows such as a Gumbel on ``[20, 21]`` or ``[40, inf)`` and a Laplace on
-    ``[-50, -49]``.  The values are formed from ``x`` itself, so a window of width
+    ``[-50, -49]`` (5e-13 for a Cauchy's variance on ``[-300, -299]``).  The values are formed from ``x`` itself, so a window of width
     ``w`` at distance ``|x|`` from 0 loses about ``|x|/w`` ulps (a variance on
     ``[1e6, 1e6 + 1]`` keeps ~9 digits in float64, ``[20, 21]`` ~6 in float32).
     The nodes are a fixed rule (no gradient); gradients w.r.t. ``base``'s parameters
