@@ -397,6 +397,14 @@ def test_edges_and_outside_support(be, dtype, dist):
             assert np.all(be.to_numpy(v) == 0.0)
 
 
+def test_uniform_icdf_stays_in_support(be):
+    """0.1 + (0.3 - 0.1) * 1 rounds to 0.30000000000000004: icdf(1) must still be high."""
+    low, high = be.asarray(np.array([0.1, -0.3])), be.asarray(np.array([0.3, -0.1]))
+    x = Uniform(low, high).icdf(be.asarray(np.array([1.0, 0.0])))
+    np.testing.assert_array_equal(be.to_numpy(x), [0.3, -0.3])
+    assert np.all(np.isfinite(be.to_numpy(Uniform(low, high).log_prob(x))))
+
+
 # --------------------------------------------------------------------- gradients
 @pytest.mark.parametrize("prim", ALL_PRIMS, ids=lambda p: p.name)
 def test_vjp_against_finite_differences(be, prim):

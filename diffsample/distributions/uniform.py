@@ -142,7 +142,9 @@ def _(rng: Any) -> tuple:
 
 @primitive(name="uniform.icdf")
 def _icdf(xp: Any, p: Any, low: Any, high: Any) -> Any:
-    out = low + (high - low) * p
+    # Kept inside [low, high]: the rounding of low + (high - low) p can pass the end by
+    # an ulp (0.1 + (0.3 - 0.1) * 1 == 0.30000000000000004), where the density is 0.
+    out = xp.minimum(xp.maximum(low + (high - low) * p, low), high)
     return xp.where((p >= 0) & (p <= 1), out, _full(xp, out, _NAN))
 
 
