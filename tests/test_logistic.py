@@ -24,10 +24,6 @@ PRIMS = [
     logistic_mod._cdf,
     logistic_mod._log_cdf,
     logistic_mod._icdf,
-    logistic_mod._entropy,
-    logistic_mod._mean,
-    logistic_mod._variance,
-    logistic_mod._stddev,
     logistic_mod._score,
 ]
 

@@ -8,6 +8,7 @@ from typing import Any, Callable, Sequence
 from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_dtype
 from .._lib.ops import quiet_numpy, stop_gradient
 from .._lib.validate import broadcast_shape, check_finite, check_positive, resolve_params, shape_of
+from ..autodiff import primitive
 from ..random.streams import draw
 
 __all__ = ["Distribution", "LocationScale"]
@@ -150,6 +151,63 @@ def _nan_of_batch(dist: Distribution) -> Any:
 
 
 # ------------------------------------------------------- location-scale families
+# Moments of X = loc + scale * Z for a standard Z, one primitive each for every family;
+# the family's constants come in as static arguments:
+#   mean = loc + m scale,  variance = v scale**2,  stddev = s scale,  entropy = h + log(scale).
+@primitive(name="location_scale.mean")
+def _ls_mean(xp: Any, loc: Any, scale: Any, m: float = 0.0) -> Any:
+    return loc + m * scale
+
+
+@_ls_mean.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any, m: float = 0.0) -> tuple:
+    return g, (m * g if m else None)
+
+
+@primitive(name="location_scale.variance")
+def _ls_variance(xp: Any, loc: Any, scale: Any, v: float = 1.0) -> Any:
+    return v * scale * scale + xp.zeros_like(loc)
+
+
+@_ls_variance.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any, v: float = 1.0) -> tuple:
+    return None, (2.0 * v) * g * inputs[1]
+
+
+@primitive(name="location_scale.stddev")
+def _ls_stddev(xp: Any, loc: Any, scale: Any, s: float = 1.0) -> Any:
+    return s * scale + xp.zeros_like(loc)
+
+
+@_ls_stddev.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any, s: float = 1.0) -> tuple:
+    return None, s * g
+
+
+@primitive(name="location_scale.entropy")
+def _ls_entropy(xp: Any, loc: Any, scale: Any, h: float = 0.0) -> Any:
+    return h + xp.log(scale) + xp.zeros_like(loc)
+
+
+@_ls_entropy.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any, h: float = 0.0) -> tuple:
+    return None, g / inputs[1]
+
+
+def _ls_example(static: dict) -> Callable[[Any], tuple]:
+    def make(rng: Any) -> tuple:
+        return (rng.normal(size=5), rng.uniform(0.5, 2.0, size=5)), static
+
+    return make
+
+
+_ls_mean.example(_ls_example({"m": 0.5772156649015329}))
+_ls_mean.example(_ls_example({}))
+_ls_variance.example(_ls_example({"v": math.pi**2 / 3.0}))
+_ls_stddev.example(_ls_example({"s": math.pi / math.sqrt(3.0)}))
+_ls_entropy.example(_ls_example({"h": 2.0}))
+
+
 class LocationScale(Distribution):
     """Base of the location-scale families: ``X = loc + scale * Z``, ``Z`` standard.
 
@@ -192,8 +250,12 @@ class LocationScale(Distribution):
         ``(x, loc, scale)``.
     ``_icdf_prim``
         ``(p, loc, scale, bound=None)``.
-    ``_entropy_prim``, ``_mean_prim``, ``_variance_prim``, ``_stddev_prim``
-        ``(loc, scale)``, broadcast to ``batch_shape``.
+    ``_mean_shift``, ``_variance_factor``, ``_entropy_const``
+        The standard variable's mean ``m``, variance ``v`` and entropy ``h``:
+        ``mean = loc + m scale``, ``variance = v scale**2``, ``stddev = sqrt(v)
+        scale`` and ``entropy = h + log(scale)``, each broadcast to ``batch_shape``
+        (one shared primitive each).  ``nan`` moments (a family without them) give
+        NaN arrays with no gradient.
     ``_log_prob_partials``
         ``staticmethod`` ``(xp, x, loc, scale) -> (d/dx, d/dloc, d/dscale)`` of
         ``log_prob``, for :meth:`score`.
@@ -231,10 +293,9 @@ class LocationScale(Distribution):
     _cdf_prim: Any = None
     _log_cdf_prim: Any = None
     _icdf_prim: Any = None
-    _entropy_prim: Any = None
-    _mean_prim: Any = None
-    _variance_prim: Any = None
-    _stddev_prim: Any = None
+    _mean_shift = 0.0
+    _variance_factor = 1.0
+    _entropy_const = 0.0
 
     def __init__(self, loc: Any, scale: Any, validate_args: bool = True) -> None:
         super().__init__(validate_args, loc=loc, scale=scale)
@@ -379,19 +440,25 @@ class LocationScale(Distribution):
         array
             Entropy of shape ``batch_shape``, differentiable in ``scale``.
         """
-        return self._entropy_prim(self.loc, self.scale)
+        return _ls_entropy(self.loc, self.scale, h=self._entropy_const)
 
     @property
     def mean(self) -> Any:
         """Mean, of shape ``batch_shape``."""
-        return self._mean_prim(self.loc, self.scale)
+        if math.isnan(self._mean_shift):
+            return _nan_of_batch(self)
+        return _ls_mean(self.loc, self.scale, m=self._mean_shift)
 
     @property
     def variance(self) -> Any:
         """Variance, of shape ``batch_shape``."""
-        return self._variance_prim(self.loc, self.scale)
+        if math.isnan(self._variance_factor):
+            return _nan_of_batch(self)
+        return _ls_variance(self.loc, self.scale, v=self._variance_factor)
 
     @property
     def stddev(self) -> Any:
         """Standard deviation, of shape ``batch_shape``."""
-        return self._stddev_prim(self.loc, self.scale)
+        if math.isnan(self._variance_factor):
+            return _nan_of_batch(self)
+        return _ls_stddev(self.loc, self.scale, s=math.sqrt(self._variance_factor))

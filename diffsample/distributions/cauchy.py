@@ -6,7 +6,7 @@ import math
 from typing import Any
 
 from ..autodiff import primitive
-from .base import LocationScale, _clip_bound, _full, _icdf_edges, _nan_of_batch, _times
+from .base import LocationScale, _clip_bound, _full, _icdf_edges, _times
 
 __all__ = ["Cauchy"]
 
@@ -192,21 +192,6 @@ def _(rng: Any) -> tuple:
     return (rng.uniform(0.05, 0.95, size=5), loc, scale), {}
 
 
-@primitive(name="cauchy.entropy")
-def _entropy(xp: Any, loc: Any, scale: Any) -> Any:
-    return _LOG_4PI + xp.log(scale) + xp.zeros_like(loc)
-
-
-@_entropy.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, g / inputs[1]
-
-
-@_entropy.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
 class Cauchy(LocationScale):
     """Cauchy (Lorentz) distribution, location ``loc`` and scale ``scale``.
 
@@ -266,19 +251,4 @@ class Cauchy(LocationScale):
     _to_standard = staticmethod(_standard_icdf)
     _log_prob_partials = staticmethod(_log_prob_partials)
     _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
-    _entropy_prim = _entropy
-
-    @property
-    def mean(self) -> Any:
-        """Undefined for the Cauchy distribution: NaN of shape ``batch_shape``."""
-        return _nan_of_batch(self)
-
-    @property
-    def variance(self) -> Any:
-        """Undefined (infinite second moment): NaN of shape ``batch_shape``."""
-        return _nan_of_batch(self)
-
-    @property
-    def stddev(self) -> Any:
-        """Undefined: NaN of shape ``batch_shape``."""
-        return _nan_of_batch(self)
+    _mean_shift, _variance_factor, _entropy_const = math.nan, math.nan, _LOG_4PI

@@ -13,7 +13,6 @@ __all__ = ["Gumbel"]
 _INF = math.inf
 _EULER = 0.57721566490153286061  # Euler-Mascheroni constant
 _PI2_6 = math.pi**2 / 6.0
-_PI_SQRT6 = math.pi / math.sqrt(6.0)
 
 
 def _params(rng: Any, n: int = 5) -> tuple:
@@ -155,66 +154,6 @@ def _(rng: Any) -> tuple:
     return (rng.uniform(0.05, 0.95, size=5), loc, scale), {}
 
 
-@primitive(name="gumbel.entropy")
-def _entropy(xp: Any, loc: Any, scale: Any) -> Any:
-    return (1.0 + _EULER) + xp.log(scale) + xp.zeros_like(loc)
-
-
-@_entropy.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, g / inputs[1]
-
-
-@_entropy.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="gumbel.mean")
-def _mean(xp: Any, loc: Any, scale: Any) -> Any:
-    return loc + _EULER * scale
-
-
-@_mean.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return g, _EULER * g
-
-
-@_mean.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="gumbel.variance")
-def _variance(xp: Any, loc: Any, scale: Any) -> Any:
-    return _PI2_6 * scale * scale + xp.zeros_like(loc)
-
-
-@_variance.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, (2.0 * _PI2_6) * g * inputs[1]
-
-
-@_variance.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="gumbel.stddev")
-def _stddev(xp: Any, loc: Any, scale: Any) -> Any:
-    return _PI_SQRT6 * scale + xp.zeros_like(loc)
-
-
-@_stddev.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, _PI_SQRT6 * g
-
-
-@_stddev.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
 class Gumbel(LocationScale):
     """Gumbel distribution (maximum type), location ``loc`` and scale ``scale``.
 
@@ -272,4 +211,4 @@ class Gumbel(LocationScale):
     _to_standard = staticmethod(_standard_icdf)
     _log_prob_partials = staticmethod(_log_prob_partials)
     _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
-    _entropy_prim, _mean_prim, _variance_prim, _stddev_prim = _entropy, _mean, _variance, _stddev
+    _mean_shift, _variance_factor, _entropy_const = _EULER, _PI2_6, 1.0 + _EULER

@@ -13,7 +13,6 @@ __all__ = ["Laplace"]
 
 _INF = math.inf
 _LN2 = math.log(2.0)
-_SQRT2 = math.sqrt(2.0)
 
 
 def _params(rng: Any, n: int = 5) -> tuple:
@@ -151,66 +150,6 @@ def _(rng: Any) -> tuple:
     return (p, loc, scale), {}
 
 
-@primitive(name="laplace.entropy")
-def _entropy(xp: Any, loc: Any, scale: Any) -> Any:
-    return 1.0 + xp.log(2.0 * scale) + xp.zeros_like(loc)
-
-
-@_entropy.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, g / inputs[1]
-
-
-@_entropy.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="laplace.mean")
-def _mean(xp: Any, loc: Any, scale: Any) -> Any:
-    return loc + xp.zeros_like(scale)
-
-
-@_mean.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return g, None
-
-
-@_mean.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="laplace.variance")
-def _variance(xp: Any, loc: Any, scale: Any) -> Any:
-    return 2.0 * scale * scale + xp.zeros_like(loc)
-
-
-@_variance.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, 4.0 * g * inputs[1]
-
-
-@_variance.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="laplace.stddev")
-def _stddev(xp: Any, loc: Any, scale: Any) -> Any:
-    return _SQRT2 * scale + xp.zeros_like(loc)
-
-
-@_stddev.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, _SQRT2 * g
-
-
-@_stddev.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
 class Laplace(LocationScale):
     """Laplace (double exponential) distribution, location ``loc`` and scale ``scale``.
 
@@ -265,4 +204,4 @@ class Laplace(LocationScale):
     _to_standard = staticmethod(_standard_icdf)
     _log_prob_partials = staticmethod(_log_prob_partials)
     _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
-    _entropy_prim, _mean_prim, _variance_prim, _stddev_prim = _entropy, _mean, _variance, _stddev
+    _mean_shift, _variance_factor, _entropy_const = 0.0, 2.0, 1.0 + _LN2

@@ -22,7 +22,6 @@ from .base import LocationScale
 __all__ = ["Logistic"]
 
 _PI2_3 = math.pi**2 / 3.0
-_SD = math.pi / math.sqrt(3.0)
 
 
 # ------------------------------------------------------------ standardized helpers
@@ -177,67 +176,6 @@ def _(rng: Any) -> tuple:
     return (rng.uniform(0.05, 0.95, size=5), loc, scale), {}
 
 
-# --------------------------------------------------- entropy, mean and variance
-@primitive(name="logistic.entropy")
-def _entropy(xp: Any, loc: Any, scale: Any) -> Any:
-    return 2.0 + xp.log(scale) + xp.zeros_like(loc)
-
-
-@_entropy.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, g / inputs[1]
-
-
-@_entropy.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="logistic.mean")
-def _mean(xp: Any, loc: Any, scale: Any) -> Any:
-    return loc + xp.zeros_like(scale)
-
-
-@_mean.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return g, None
-
-
-@_mean.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="logistic.variance")
-def _variance(xp: Any, loc: Any, scale: Any) -> Any:
-    return _PI2_3 * scale * scale + xp.zeros_like(loc)
-
-
-@_variance.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, 2.0 * _PI2_3 * g * inputs[1]
-
-
-@_variance.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="logistic.stddev")
-def _stddev(xp: Any, loc: Any, scale: Any) -> Any:
-    return _SD * scale + xp.zeros_like(loc)
-
-
-@_stddev.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, _SD * g
-
-
-@_stddev.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
 # ------------------------------------------------------------------------- score
 @primitive(name="logistic.score")
 @_quiet
@@ -332,7 +270,7 @@ class Logistic(LocationScale):
 
     _to_standard = staticmethod(_std_logit)
     _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
-    _entropy_prim, _mean_prim, _variance_prim, _stddev_prim = _entropy, _mean, _variance, _stddev
+    _mean_shift, _variance_factor, _entropy_const = 0.0, _PI2_3, 2.0
 
     def score(self, x: Any) -> dict[str, Any]:
         """Per-sample gradient of ``log_prob(x)``: ``{"loc": ..., "scale": ...}``.

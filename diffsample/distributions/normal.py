@@ -122,67 +122,6 @@ def _(rng: Any) -> tuple:
     return (rng.uniform(0.05, 0.95, size=5), loc, scale), {}
 
 
-# --------------------------------------------------- entropy, mean and variance
-@primitive(name="normal.entropy")
-def _entropy(xp: Any, loc: Any, scale: Any) -> Any:
-    return 0.5 + _LOG_SQRT_2PI + xp.log(scale) + xp.zeros_like(loc)
-
-
-@_entropy.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, g / inputs[1]
-
-
-@_entropy.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="normal.mean")
-def _mean(xp: Any, loc: Any, scale: Any) -> Any:
-    return loc + xp.zeros_like(scale)
-
-
-@_mean.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return g, None
-
-
-@_mean.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="normal.variance")
-def _variance(xp: Any, loc: Any, scale: Any) -> Any:
-    return scale * scale + xp.zeros_like(loc)
-
-
-@_variance.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, 2.0 * g * inputs[1]
-
-
-@_variance.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
-@primitive(name="normal.stddev")
-def _stddev(xp: Any, loc: Any, scale: Any) -> Any:
-    return scale + xp.zeros_like(loc)
-
-
-@_stddev.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any) -> tuple:
-    return None, g
-
-
-@_stddev.example
-def _(rng: Any) -> tuple:
-    return _params(rng), {}
-
-
 class Normal(LocationScale):
     """Normal (Gaussian) distribution ``N(loc, scale**2)``, reparameterized.
 
@@ -239,7 +178,7 @@ class Normal(LocationScale):
     _noise = "normal"  # standard already: no _to_standard
     _log_prob_partials = staticmethod(_log_prob_partials)
     _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim = _rsample, _log_prob, _cdf, _log_cdf
-    _entropy_prim, _mean_prim, _variance_prim, _stddev_prim = _entropy, _mean, _variance, _stddev
+    _mean_shift, _variance_factor, _entropy_const = 0.0, 1.0, 0.5 + _LOG_SQRT_2PI
 
     def icdf(self, p: Any) -> Any:
         """Inverse CDF ``loc + scale * ndtri(p)`` at probabilities ``p`` in ``[0, 1]``.
