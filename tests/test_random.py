@@ -104,3 +104,43 @@ def test_uniform_clamped_strictly_inside():
         u = _clip_open(xp, np.array([0.0, 1.0, 0.5], dtype=dt), dt)
         assert u.dtype == dt and np.all((u > 0) & (u < 1))
         assert np.all(np.isfinite(-np.log(-np.log(u))))
+
+
+def test_native_key_stream_is_the_documented_generator(be):
+    """A key on NumPy draws like Generator(Philox(key=seed)), on torch like a Generator
+    seeded with it, however the (per-thread, reused) generator was left by other draws,
+    and in several threads at once."""
+    import threading
+
+    like = be.asarray([0.0], "float32")
+    if be.kind == "numpy":
+
+        def ref(seed: int) -> np.ndarray:
+            return np.random.Generator(np.random.Philox(key=seed)).standard_normal(7, dtype=np.float32)
+
+    elif be.kind == "torch":
+        import torch
+
+        def ref(seed: int) -> np.ndarray:
+            g = torch.Generator(device=like.device).manual_seed(seed)
+            return torch.randn(7, generator=g, dtype=torch.float32, device=like.device).cpu().numpy()
+
+    else:
+        pytest.skip(f"{be.kind}: no reused native generator")
+    seeds = [0, 5, 2**40 + 3]
+    for seed in seeds:
+        ds.random.uniform(ds.random.key(99), (3,), like=like)  # leaves the generator mid-buffer
+        np.testing.assert_array_equal(be.to_numpy(ds.random.normal(ds.random.key(seed), (7,), like=like)), ref(seed))
+    out: dict = {}
+
+    def work(i: int) -> None:
+        out[i] = [be.to_numpy(ds.random.normal(ds.random.key(s), (7,), like=like)) for s in seeds * 20]
+
+    threads = [threading.Thread(target=work, args=(i,)) for i in range(4)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for i in range(4):
+        for s, x in zip(seeds * 20, out[i]):
+            np.testing.assert_array_equal(x, ref(s))
