@@ -27,8 +27,9 @@ The peer always reuses one generator (what a user of the native API does).  The
 ``noise source`` column says what diffsample is given:
 
 * ``key array``: ``ds.random.key(0)`` (a NumPy uint32 array).  On torch and NumPy
-  diffsample then seeds a fresh native generator on every call (that is the price of
-  functional keys on a stateful generator, and it is counted here);
+  diffsample then sets a native generator (kept per thread) to the key's state on
+  every call (that is the price of functional keys on a stateful generator, and it is
+  counted here);
 * ``key array (torch)``: ``ds.random.key(0, like=loc)``, the key as a torch tensor;
 * ``native generator``: the same kind of generator as the peer (``torch.Generator``,
   ``numpy.random.default_rng``), passed as ``key``;
@@ -271,9 +272,9 @@ def torch_breakdown(n: int, quick: bool) -> list[list[str]]:
         ("Normal(loc, scale, validate_args=False): construction", nop, lambda: ds.Normal(loc, scale, validate_args=False)),
         ("noise: torch.randn(n, generator=g) vs ds.random.normal(g, like=loc)",
          lambda: torch.randn(n, generator=g), lambda: ds.random.normal(g, (n,), like=loc)),
-        ("noise: same, ds given the key array (seeds a new Generator)",
+        ("noise: same, ds given the key array (reseeds a kept Generator)",
          lambda: torch.randn(n, generator=g), lambda: ds.random.normal(key, (n,), like=loc)),
-        ("torch.Generator() + manual_seed (what a key array costs)", nop, lambda: torch.Generator().manual_seed(12345)),
+        ("a new torch.Generator() + manual_seed (what diffsample avoids)", nop, lambda: torch.Generator().manual_seed(12345)),
         ("loc + scale*eps fwd+bwd: autograd vs @ds.primitive",
          lambda: fb(lambda: loc + scale * eps), lambda: fb(lambda: prim(loc, scale, eps))),
         ("  floor: autograd vs a minimal Python autograd.Function",
@@ -327,9 +328,9 @@ def numpy_breakdown(n: int, quick: bool) -> list[list[str]]:
         ("Normal(loc, scale, validate_args=False): construction", nop, lambda: ds.Normal(loc, scale, validate_args=False)),
         ("noise: rng.standard_normal vs ds.random.normal(rng)",
          lambda: rng.standard_normal(n, dtype=np.float32), lambda: ds.random.normal(rng, (n,), np.float32)),
-        ("noise: same, ds given the key array (builds a Philox Generator)",
+        ("noise: same, ds given the key array (resets a kept Philox Generator)",
          lambda: rng.standard_normal(n, dtype=np.float32), lambda: ds.random.normal(key, (n,), np.float32)),
-        ("Generator(Philox(key=...)) (what a key array costs)", nop, lambda: np.random.Generator(np.random.Philox(key=12345))),
+        ("a new Generator(Philox(key=...)) (what diffsample avoids)", nop, lambda: np.random.Generator(np.random.Philox(key=12345))),
         ("loc + scale*eps value+grad: hand-written vs ds.vjp(@ds.primitive)", hand, tape),
         ("  forward: loc + scale*eps vs @ds.primitive outside ds.vjp", lambda: loc + scale * eps, lambda: prim(loc, scale, eps)),
         ("  forward: same, vs ds.vjp(@ds.primitive) (tape set-up)", lambda: loc + scale * eps,
