@@ -1,4 +1,5 @@
-"""The README's Python examples run as written (those whose libraries are installed)."""
+"""The Python examples of README.md and docs/*.md run as written, each block on its own
+(those whose libraries are installed)."""
 
 from __future__ import annotations
 
@@ -8,16 +9,20 @@ from pathlib import Path
 
 import pytest
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), re.S)
+ROOT = Path(__file__).resolve().parents[1]
+DOCS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
+BLOCKS = [
+    (f"{doc.relative_to(ROOT)} block {i}", code)
+    for doc in DOCS
+    for i, code in enumerate(re.findall(r"```python\n(.*?)```", doc.read_text(), re.S))
+]
 
 
-@pytest.mark.parametrize("i", range(len(BLOCKS)))
-def test_readme_example(i):
-    code = BLOCKS[i]
+@pytest.mark.parametrize("name, code", BLOCKS, ids=[name for name, _ in BLOCKS])
+def test_readme_example(name, code):
     needed = set(re.findall(r"^from (\w+)", code, re.M))
     for line in re.findall(r"^import (.*)$", code, re.M):
-        needed |= {part.split()[0].split(".")[0] for part in line.split(",")}
+        needed |= {part.split()[0].split(".")[0] for part in line.split("#")[0].split(",")}
     missing = [m for m in needed if importlib.util.find_spec(m) is None]
     if missing:
         pytest.skip(f"needs {missing}")
@@ -30,4 +35,4 @@ def test_readme_example(i):
         except Exception:
             pytest.skip("no GPU")
     ns: dict = {}
-    exec(compile(code, f"README block {i}", "exec"), ns)
+    exec(compile(code, name, "exec"), ns)
