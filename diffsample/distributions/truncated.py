@@ -1805,11 +1805,12 @@ class Truncated(Distribution):
     * For any other base (Gumbel, Laplace, Cauchy, Exponential, Uniform, your own)
       every method works: ``sample``, ``rsample``, ``log_prob``, ``cdf``,
       ``log_cdf``, ``icdf``, ``mean``, ``variance``, ``entropy`` and (for the bases
-      listed under ``score`` below) ``score``.  Draws are ``base.icdf`` of a
-      probability formed in log space, so they are accurate wherever ``base.icdf``
-      is given an accurate probability: in the lower tail down to the smallest
-      normal float, but not in a window where ``1 - cdf(low)`` is below about
-      ``eps`` (``1 - p`` is not representable there).
+      listed under ``score`` below) ``score``.  Draws and ``icdf`` start from
+      ``base.icdf`` of a probability formed in log space and are polished by Newton
+      steps on ``log F`` (on ``log(-log F)`` in the upper half, with the target
+      formed from survival functions), so they stay right in both tails: a Gumbel
+      on ``[40, inf)``, where ``1 - cdf(40)`` is 4e-18, draws ``40 + Exp(1)``-like
+      values.
 
     Parameters
     ----------
@@ -2137,8 +2138,8 @@ class Truncated(Distribution):
         if self._ls is not None:
             return self._ls.rsample(key, sample_shape)
         shape = self._extended_shape(sample_shape)
-        u = draw("uniform", key, shape, self._backend, self.dtype)
-        return self._generic_quantile(stop_gradient(u))
+        u = stop_gradient(draw("uniform", key, shape, self._backend, self.dtype))
+        return self._generic_quantile(u, 1.0 - u)
 
     def log_prob(self, x: Any) -> Any:
         """Log density at ``x``: ``base.log_prob(x) - log(F(high) - F(low))``; ``-inf`` outside."""
@@ -2165,7 +2166,9 @@ class Truncated(Distribution):
         """Quantile at probabilities ``p`` in [0, 1]."""
         if self._ls is not None:
             return self._ls.icdf(p)
-        return self._generic_quantile(p)
+        if kind_of(p) is None:
+            p = self._backend.xp.asarray(float(p), dtype=self.dtype, **_dev(self._backend))
+        return self._generic_quantile(p, 1.0 - stop_gradient(p))
 
     def score(self, x: Any) -> dict[str, Any]:
         """Per-sample gradient of ``log_prob(x)`` w.r.t. each parameter.
