@@ -231,6 +231,7 @@ def _bd_plan(quick: bool) -> dict:
 def torch_breakdown(n: int, quick: bool) -> list[list[str]]:
     """Where the added time per call goes, on torch, with the public API only."""
     import torch
+    import torch.distributions  # noqa: F401  (for the comparison row)
 
     torch.manual_seed(0)
     plan = _bd_plan(quick)
@@ -270,6 +271,12 @@ def torch_breakdown(n: int, quick: bool) -> list[list[str]]:
         ("Normal(loc, scale): validation (vs validate_args=False)",
          lambda: ds.Normal(loc, scale, validate_args=False), lambda: ds.Normal(loc, scale)),
         ("Normal(loc, scale, validate_args=False): construction", nop, lambda: ds.Normal(loc, scale, validate_args=False)),
+        ("Normal(loc, scale) between torch kernels: one-liner fwd+bwd, alone vs after it",
+         lambda: fb(lambda: loc + scale * torch.randn(n, generator=g)),
+         lambda: (ds.Normal(loc, scale), fb(lambda: loc + scale * torch.randn(n, generator=g)))),
+        ("  the same with torch.distributions.Normal(loc, scale) (for comparison)",
+         lambda: fb(lambda: loc + scale * torch.randn(n, generator=g)),
+         lambda: (torch.distributions.Normal(loc, scale), fb(lambda: loc + scale * torch.randn(n, generator=g)))),
         ("noise: torch.randn(n, generator=g) vs ds.random.normal(g, like=loc)",
          lambda: torch.randn(n, generator=g), lambda: ds.random.normal(g, (n,), like=loc)),
         ("noise: same, ds given the key array (reseeds a kept Generator)",
