@@ -139,24 +139,36 @@ def compare(
     warmup: int = 3,
     max_foreign: float = 0.3,
     clock: Callable[[], float] = time.perf_counter,
+    steady: bool = False,
 ) -> Result:
-    """Time ``peer`` and ``ours`` interleaved; see the module docstring."""
+    """Time ``peer`` and ``ours`` interleaved; see the module docstring.
+
+    ``steady=True`` sizes each contender's block on its own (about ``block_s`` each)
+    instead of giving both the calls that fill the slower one's block: where one call
+    of the peer takes as long as a block, the shared size is 1 and ours would only be
+    timed once, right after the peer has churned through memory (its arrays then
+    start on freshly mapped pages).  ``Result.inner`` is then ours.
+    """
     for _ in range(warmup):  # JIT compilation, page faults, caches, lazy imports
         peer()
         ours()
-    if inner is None:
+    inner_peer = None
+    if inner is None and steady:
+        inner_peer, inner = _calibrate([peer], block_s), _calibrate([ours], block_s)
+    elif inner is None:
         inner = _calibrate([peer, ours], block_s)
+    inner_peer = inner_peer or inner
     all_rounds: list[tuple[float, float, float | None]] = []  # (peer, ours, foreign load)
     clean_rounds: list[tuple[float, float, float | None]] = []
     r = 0
     while len(clean_rounds) < rounds and r < 2 * rounds:
         a = _cpu_snapshot()
         if r % 2 == 0:
-            p = _block(peer, inner, clock)
+            p = _block(peer, inner_peer, clock)
             o = _block(ours, inner, clock)
         else:
             o = _block(ours, inner, clock)
-            p = _block(peer, inner, clock)
+            p = _block(peer, inner_peer, clock)
         load = _foreign_load(a, _cpu_snapshot())
         all_rounds.append((p, o, load))
         if load is None or load <= max_foreign:

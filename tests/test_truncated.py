@@ -584,6 +584,103 @@ def test_rejection_vjp_against_mpmath(be):
         np.testing.assert_allclose(grads[0] + grads[2] + grads[3], 1.0, atol=1e-5)
 
 
+# ---------------------------------- samples: the strip table (one finite window, float64)
+# Standardized windows the strip table samples (narrow ones away from the centre
+# included: neither proposal above accepts enough there).
+STRIP_WINDOWS = [(-1.0, 2.0), (-2.0, 2.0), (0.5, 1.5), (2.0, 2.1), (-0.6, 0.6), (100.0, 100.001), (-40.0, -39.99)]
+
+
+def _strips_used(be, d, key, n):
+    """Whether ``d.sample(key, (n,))`` takes its draws from a strip table."""
+    plans = []
+    real = tr._rejection_sample
+
+    def spy(b, rounds, shape, dt, plan):
+        plans.append(plan)
+        return real(b, rounds, shape, dt, plan)
+
+    tr._rejection_sample = spy
+    try:
+        d.sample(key, (n,))
+    finally:
+        tr._rejection_sample = real
+    return bool(plans) and plans[0].strips is not None
+
+
+def test_strip_table_where_expected(be):
+    """The strip table samples one finite window, float64, from tr._STRIP_MIN_DRAWS
+    draws on NumPy and torch (CPU); not batches of windows, float32, infinite windows,
+    fewer draws, or windows where it accepts less than tr._MIN_ACCEPT_STRIPS at once."""
+    key, n = ds.random.key(0), tr._STRIP_MIN_DRAWS
+    for lo, hi in STRIP_WINDOWS:
+        assert _strips_used(be, TruncatedNormal(*_params(be, "float64", lo, hi)), key, n) == _rejects(be), (lo, hi)
+    d = TruncatedNormal(*_params(be, "float64", -1.0, 2.0))
+    assert not _strips_used(be, d, key, n - 1)
+    assert not _strips_used(be, TruncatedNormal(*_params(be, "float32", -1.0, 2.0)), key, n)
+    assert not _strips_used(be, TruncatedNormal(*_params(be, "float64", 0.2, INF)), key, n)
+    assert not _strips_used(be, TruncatedNormal(0.0, 1.0, be.asarray([-1.0, -1.0], "float64"), 2.0), key, n // 2)
+    with np.errstate(all="ignore"):
+        arrs = [np.asarray(v, dtype=np.float64) for v in (0.0, 1.0, 0.5, 4.0)]
+        assert tr._strip_plan(ds._lib.namespace.backend_of(arrs[0]), *arrs) is None  # accepts ~0.8 at once
+
+
+@pytest.mark.parametrize("strips", [tr._STRIPS, 8])
+def test_strip_table_samples_distribution(be, strips, monkeypatch):
+    """KS and sample mean of the strip table's draws on every window above, all in
+    bounds.  With 8 strips (acceptance threshold lowered to 0.05) a third or more of the
+    candidates take the second look (redrawn given that event, kept under the density),
+    so an error in that law shows up at once.  7 windows, KS at level ALPHA/14 and a
+    mean within ZMAX = 4.5 standard errors each: false failures at most
+    7 (ALPHA/14 + 6.8e-6) < 5.5e-4 per parameter."""
+    if not _rejects(be):
+        pytest.skip("the inverse CDF samples on this backend")
+    monkeypatch.setattr(tr, "_STRIPS", strips)
+    monkeypatch.setattr(tr, "_MIN_ACCEPT_STRIPS", 0.9 if strips > 8 else 0.05)
+    monkeypatch.setattr(tr, "_STRIP_PLANS", {})
+    n = tr._STRIP_MIN_DRAWS
+    for i, (lo, hi) in enumerate(STRIP_WINDOWS):
+        d = TruncatedNormal(*_params(be, "float64", lo, hi, loc=0.0, scale=1.0))
+        assert _strips_used(be, d, ds.random.key(0), n), (lo, hi)
+        x = be.to_numpy(d.sample(ds.random.key(400 + i), (n,)))
+        assert x.dtype == np.float64
+        assert np.all((x >= lo) & (x <= hi)), (lo, hi, x.min(), x.max())
+        m, v, _ = mp_moments("normal", lo, hi)
+        assert abs(x.mean() - m) <= ZMAX * math.sqrt(v / n) + 4e-16 * abs(m), (lo, hi, x.mean(), m)
+        assert scipy.stats.kstest(x, _ref_cdf_np("normal", lo, hi)).pvalue > ALPHA / (2 * len(STRIP_WINDOWS)), (lo, hi)
+
+
+def test_strip_table_same_key_same_draws(be):
+    """Same key (or equally seeded generator) -> same draws; another key -> others;
+    gradients flow to every parameter (tr._reparam, as for the other samplers)."""
+    if not _rejects(be):
+        pytest.skip("the inverse CDF samples on this backend")
+    n = tr._STRIP_MIN_DRAWS
+    d = TruncatedNormal(*_params(be, "float64", -1.0, 2.0))
+    a, b = (be.to_numpy(d.sample(ds.random.key(11), (n,))) for _ in range(2))
+    np.testing.assert_array_equal(a, b)
+    assert not np.array_equal(a, be.to_numpy(d.sample(ds.random.key(12), (n,))))
+    if be.kind == "torch":
+        import torch
+
+        gen = lambda: torch.Generator().manual_seed(5)  # noqa: E731
+    else:
+        gen = lambda: np.random.default_rng(5)  # noqa: E731
+    np.testing.assert_array_equal(be.to_numpy(d.sample(gen(), (n,))), be.to_numpy(d.sample(gen(), (n,))))
+    params = _params(be, "float64", -1.0, 2.0)
+    if be.kind == "torch":  # autograd (torch.func.vjp's inputs are not concrete: no strips there)
+        params = [p.clone().requires_grad_() for p in params]
+        x = TruncatedNormal(*params).rsample(ds.random.key(11), (n,))
+        x.sum().backward()
+        x, grads = x.detach(), [p.grad for p in params]
+    else:
+        x, pullback = ds.vjp(lambda *p: TruncatedNormal(*p).rsample(ds.random.key(11), (n,)), *params)
+        grads = pullback(be.xp.ones_like(x))
+    np.testing.assert_array_equal(be.to_numpy(x), a)
+    grads = [float(np.asarray(be.to_numpy(g)).reshape(())) for g in grads]
+    assert all(math.isfinite(g) and g != 0.0 for g in grads), grads
+    assert abs(sum(grads[i] for i in (0, 2, 3)) - n) <= 1e-9 * n  # dx/dloc + dx/dlow + dx/dhigh = 1
+
+
 @pytest.mark.parity
 def test_portable_stream_truncated_normal_parity(dtype):
     """In the portable stream every backend inverts the CDF of the same uniforms (no
