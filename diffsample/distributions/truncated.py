@@ -1605,7 +1605,7 @@ def _strip_proposals(b: Any, rounds: Any, n: int, dt: Any, T: Any) -> tuple:
     threshold, slope, offset = T.threshold, T.slope, T.offset
     # In place on views of u (the draws end up in u); the tables' own 1-d take method
     # (NumPy's and torch's: this runs on those two only) skips two wrapper layers per
-    # call, 10% of the time at 1e6 draws.
+    # call (~0.5 ms of ~7 at 1e6 draws).
     for c0 in range(0, n, _STRIP_CHUNK):
         s = u[c0:c0 + _STRIP_CHUNK]
         s *= K
