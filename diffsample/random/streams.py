@@ -145,8 +145,9 @@ def _numpy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> 
     if what == "normal":
         return rng.standard_normal(shape, dtype=dt)
     if what == "uniform":
-        u = rng.random(shape, dtype=dt)  # k 2**-53 (2**-24 in float32): at most 1 - eps/2
-        return np.maximum(u, np.finfo(dt).smallest_normal, out=u)
+        u = rng.random(shape, dtype=dt)
+        fi = np.finfo(dt)
+        return np.clip(u, fi.smallest_normal, 1.0 - fi.eps / 2, out=u)
     e = rng.standard_exponential(shape, dtype=dt)
     np.maximum(e, np.finfo(dt).smallest_normal, out=e)
     np.log(e, out=e)
