@@ -254,6 +254,18 @@ def torch_breakdown(n: int, quick: bool) -> list[list[str]]:
             (e,) = ctx.saved_tensors
             return gr.sum(), (gr * e).sum(), None
 
+    class MinimalNormal:
+        """The least a validated distribution object can do: hold the parameters,
+        read and check them, draw with the parameters' dtype and device."""
+
+        def __init__(self, m, s):
+            self.m, self.s = m, s
+            if not abs(m.item()) < float("inf") or not 0 < s.item() < float("inf"):
+                raise ValueError("bad parameters")
+
+        def rsample(self, gen, shape):
+            return self.m + self.s * torch.randn(shape, generator=gen, dtype=self.m.dtype, device=self.m.device)
+
     def fb(f) -> None:
         loc.grad = scale.grad = None
         f().sum().backward()
@@ -268,6 +280,9 @@ def torch_breakdown(n: int, quick: bool) -> list[list[str]]:
         ("total: one-liner vs Normal(validate_args=False).rsample",
          lambda: fb(lambda: loc + scale * torch.randn(n, generator=g)),
          lambda: fb(lambda: ds.Normal(loc, scale, validate_args=False).rsample(g, (n,)))),
+        ("  floor: one-liner vs a minimal validated Normal object in plain torch",
+         lambda: fb(lambda: loc + scale * torch.randn(n, generator=g)),
+         lambda: fb(lambda: MinimalNormal(loc, scale).rsample(g, (n,)))),
         ("Normal(loc, scale): validation (vs validate_args=False)",
          lambda: ds.Normal(loc, scale, validate_args=False), lambda: ds.Normal(loc, scale)),
         ("Normal(loc, scale, validate_args=False): construction", nop, lambda: ds.Normal(loc, scale, validate_args=False)),
@@ -315,6 +330,23 @@ def numpy_breakdown(n: int, quick: bool) -> list[list[str]]:
         x, pb = ds.vjp(lambda m, s: ds.Normal(m, s, validate_args=validate).rsample(rng, (n,)), loc, scale)
         return x, pb(ct)
 
+    class MinimalNormal:
+        """The least a validated distribution object with a value-and-pullback API can
+        do: hold and check the parameters, draw, and return a closure for the VJP."""
+
+        def __init__(self, m, s):
+            self.m, self.s = m, s
+            if not abs(float(m)) < float("inf") or not 0 < float(s) < float("inf"):
+                raise ValueError("bad parameters")
+
+        def rsample_vjp(self, gen, shape):
+            e = gen.standard_normal(shape, dtype=self.m.dtype)
+            return self.m + self.s * e, lambda g: (g.sum(), (g * e).sum())
+
+    def minimal() -> tuple:
+        x, pb = MinimalNormal(loc, scale).rsample_vjp(rng, (n,))
+        return x, pb(ct)
+
     def hand() -> tuple:
         return loc + scale * eps, (ct.sum(), (ct * eps).sum())
 
@@ -330,6 +362,7 @@ def numpy_breakdown(n: int, quick: bool) -> list[list[str]]:
     steps = [
         ("total: hand-written vs ds.vjp(Normal.rsample) (native generator)", native, ours),
         ("total: hand-written vs the same with validate_args=False", native, lambda: ours(False)),
+        ("  floor: hand-written vs a minimal validated Normal object with a pullback", native, minimal),
         ("Normal(loc, scale): validation (vs validate_args=False)",
          lambda: ds.Normal(loc, scale, validate_args=False), lambda: ds.Normal(loc, scale)),
         ("Normal(loc, scale, validate_args=False): construction", nop, lambda: ds.Normal(loc, scale, validate_args=False)),
