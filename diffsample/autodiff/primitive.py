@@ -74,6 +74,7 @@ class Primitive:
         self.__doc__ = fwd.__doc__
         self.__wrapped__ = fwd
         self.examples: list[Callable[[Any], tuple]] = []
+        self._all_needs: dict[int, tuple] = {}  # number of inputs -> every differentiable one
 
     def __repr__(self) -> str:
         return f"<diffsample primitive {self.name}>"
@@ -121,25 +122,28 @@ class Primitive:
             cargs = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
             cout = xp.astype(out, cdt)
         cg = g if g.dtype == cdt else xp.astype(g, cdt)
+        nondiff = self.nondiff
         if self._bwd_needs:
             if needs is None:
-                needs = tuple([i not in self.nondiff for i in range(len(arrays))])
+                needs = self._all_needs.get(len(arrays))
+                if needs is None:
+                    needs = self._all_needs[len(arrays)] = tuple([i not in nondiff for i in range(len(arrays))])
             else:
-                needs = tuple([bool(n) and i not in self.nondiff for i, n in enumerate(needs)])
+                needs = tuple([bool(n) and i not in nondiff for i, n in enumerate(needs)])
             grads = self.bwd(xp, tuple(cargs), cout, cg, needs=needs, **static)
         else:
             grads = self.bwd(xp, tuple(cargs), cout, cg, **static)
-        if not isinstance(grads, (tuple, list)) or len(grads) != len(arrays):
+        if type(grads) is not tuple and not isinstance(grads, (tuple, list)) or len(grads) != len(arrays):
             raise TypeError(
                 f"VJP of primitive {self.name} must return one cotangent (or None) per input, "
                 f"{len(arrays)} in all; got {grads!r:.80}"
             )
         result = []
-        nondiff = self.nondiff
-        for i, (a, gi) in enumerate(zip(arrays, grads)):
+        for i, gi in enumerate(grads):
             if gi is None or i in nondiff:
                 result.append(None)
                 continue
+            a = arrays[i]
             shape = a.shape
             if gi.shape != shape:
                 shape = tuple(shape)

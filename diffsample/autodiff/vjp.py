@@ -92,10 +92,26 @@ def _tape_vjp(b: Any, fn: Callable[..., Any], primals: tuple) -> tuple[Any, Call
                 "operation's result directly, or wrap your own code as a primitive."
             )
 
+    single = len(outs) == 1 and len(tape) == 1 and tape[0][4] is outs[0]
+
     def pullback(cotangent: Any) -> tuple:
         cts = cotangent if isinstance(value, tuple) else (cotangent,)
         if len(cts) != len(outs):
             raise ValueError(f"pullback expected {len(outs)} cotangents, got {len(cts)}")
+        if single:  # one recorded operation made the one output: no bookkeeping needed
+            g, o = cts[0], outs[0]
+            if g.shape != o.shape:
+                raise ValueError(f"cotangent has shape {tuple(g.shape)}, the output has shape {tuple(o.shape)}")
+            prim, rb, args, arrays, out, static = tape[0]
+            grads = prim._backward(rb, arrays, out, g, static)
+            res = []
+            for p in primals:
+                gp = None
+                for a, gi in zip(args, grads):
+                    if a is p and gi is not None:
+                        gp = gi if gp is None else gp + gi
+                res.append(xp.zeros_like(p) if gp is None else gp)
+            return tuple(res)
         acc: dict[int, Any] = {}
         keep: list = []  # keeps objects alive so that ids stay unique
 
