@@ -379,7 +379,7 @@ def _plain_formulas(be):
     if be.kind == "torch":
         import torch
 
-        lsm, sm, sig, sp = torch.log_softmax, torch.softmax, torch.sigmoid, torch.nn.functional.softplus
+        lsm, sig, sp = torch.log_softmax, torch.sigmoid, torch.nn.functional.softplus
 
         def take(a, i):
             return torch.take_along_dim(a, i[..., None], dim=-1)[..., 0]
@@ -388,7 +388,7 @@ def _plain_formulas(be):
         import jax
         import jax.numpy as jnp
 
-        lsm, sm, sig, sp = jax.nn.log_softmax, jax.nn.softmax, jax.nn.sigmoid, jax.nn.softplus
+        lsm, sig, sp = jax.nn.log_softmax, jax.nn.sigmoid, jax.nn.softplus
 
         def take(a, i):
             return jnp.take_along_axis(a, i[..., None], axis=-1)[..., 0]
