@@ -39,8 +39,9 @@ def broadcast_shapes(**named: Any) -> tuple[int, ...]:
     return out
 
 
-def resolve_params(**named: Any) -> tuple[Backend, tuple[int, ...], Any]:
-    """``(backend_of, broadcast_shapes, float_dtype)`` of a distribution's parameters.
+def resolve_params(named: dict) -> tuple[Backend, tuple[int, ...], Any]:
+    """``(backend_of, broadcast_shapes, float_dtype)`` of a distribution's parameters
+    (``named``: name -> value).
 
     One pass in the common case (NumPy or torch arrays of one type, shape, dtype and
     device); otherwise the three general functions.
@@ -91,13 +92,14 @@ def _check(b: Backend, name: str, x: Any, ok_fn: Any, what: str) -> None:
 
     ``ok_fn(None, v)`` tests a Python float; ``ok_fn(b, x)`` returns a boolean array.
     """
-    k = kind_of(x)
+    hit = _TYPE_CACHE.get(type(x))
+    k = hit[0] if hit is not None else kind_of(x)
     if k is None:
         v = float(x)
         if not ok_fn(None, v):
             raise ValueError(f"{name} must be {what}, got {x!r}")
         return
-    if not is_concrete(x, k):
+    if k != "numpy" and not is_concrete(x, k):
         return
     if x.ndim == 0:
         # One value: reading it is cheaper than array operations on every backend

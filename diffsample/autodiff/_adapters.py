@@ -112,12 +112,13 @@ def _jax_plain(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> Any:
     return jax.jit(lambda *arrays: prim._forward(b, arrays, out_dtype, static))
 
 
-def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, static: dict) -> Any:
-    """Run ``prim`` on ``arrays`` with the adapter of backend ``b``."""
+def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, static: dict, cdt: Any = None) -> Any:
+    """Run ``prim`` on ``arrays`` with the adapter of backend ``b`` (``cdt``: the
+    compute dtype of ``out_dtype``, when the caller has it)."""
     kind = b.kind
     if kind in prim.trust_autodiff:
         if kind == "torch":
-            return prim._forward(b, arrays, out_dtype, static)
+            return prim._forward(b, arrays, out_dtype, static, cdt)
         if kind == "jax":
             return _jax_plain(prim, Backend(b.kind, b.xp, None), out_dtype, _freeze(static))(*arrays)
     if b.kind == "torch":
@@ -129,7 +130,7 @@ def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, stat
     if b.kind == "jax":
         jb = Backend(b.kind, b.xp, None)  # tracers have no device; keep the cache key stable
         return _jax_function(prim, jb, out_dtype, _freeze(static))(*arrays)
-    out = prim._forward(b, arrays, out_dtype, static)
+    out = prim._forward(b, arrays, out_dtype, static, cdt)
     tape = TAPE.get()
     if tape is not None:
         # Record the caller's own objects (identity is how the tape links operations).

@@ -101,10 +101,11 @@ class Primitive:
             return float_dtype(b, *diff)
         return float_dtype(b, *args)
 
-    def _forward(self, b: Backend, arrays: Sequence[Any], out_dtype: Any, static: dict) -> Any:
+    def _forward(self, b: Backend, arrays: Sequence[Any], out_dtype: Any, static: dict, cdt: Any = None) -> Any:
         xp = b.xp
-        cdt = compute_dtype(b, out_dtype)
-        if cdt != out_dtype:  # float16/bfloat16: computed in float32
+        if cdt is None:
+            cdt = compute_dtype(b, out_dtype)
+        if cdt is not out_dtype and cdt != out_dtype:  # float16/bfloat16: computed in float32
             arrays = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
         out = self.fwd(xp, *arrays, **static)
         return out if out.dtype == out_dtype else xp.astype(out, out_dtype)
@@ -182,7 +183,7 @@ class Primitive:
             # float32 uniforms to a float16 result dtype first would round some to 0 or 1.
             nd = self.nondiff
             arrays = tuple([asarray(b, a, cdt if i in nd else out_dtype) for i, a in enumerate(args)])
-        return _adapters.call(self, b, args, arrays, out_dtype, static)
+        return _adapters.call(self, b, args, arrays, out_dtype, static, cdt)
 
 
 def primitive(

@@ -71,7 +71,7 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tup
 def _tape_vjp(b: Any, fn: Callable[..., Any], primals: tuple) -> tuple[Any, Callable[[Any], tuple]]:
     xp = b.xp
     # Fresh objects, so that two primals never share an identity.
-    primals = tuple(p[...] for p in primals)
+    primals = tuple([p[...] for p in primals])
     tape: list = []
     token = TAPE.set(tape)
     try:

@@ -37,7 +37,7 @@ class Distribution:
             setattr(self, k, v)
         self._backend: Backend
         self.batch_shape: tuple[int, ...]
-        self._backend, self.batch_shape, self.dtype = resolve_params(**params)
+        self._backend, self.batch_shape, self.dtype = resolve_params(params)
         if validate_args:
             self._validate()
 

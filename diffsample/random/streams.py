@@ -139,7 +139,7 @@ def _torch_keyed(torch: Any, device: Any, seed: int) -> Any:
 
 # One drawer per backend kind with a native generator: (b, src, what, shape, dt) -> array.
 def _numpy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
-    import numpy as np
+    np = sys.modules["numpy"]  # imported: a NumPy array or generator brought us here
 
     rng = src.value if src.kind == "generator" else _numpy_keyed(np, _seed64(src))
     if what == "normal":
