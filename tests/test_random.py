@@ -106,6 +106,33 @@ def test_uniform_clamped_strictly_inside():
         assert np.all(np.isfinite(-np.log(-np.log(u))))
 
 
+@pytest.mark.parametrize("stream", ["native", "portable"])
+def test_draw_uniform01(be, dtype, stream):
+    """The internal noise kind "uniform01": in [0, 1), uniform (KS), the same numbers
+    for the same key, and on the native streams the generator's own output unclamped
+    (NumPy's Generator.random, torch.rand)."""
+    from diffsample._lib.namespace import backend_of
+    from diffsample.random.streams import draw
+
+    like = be.asarray([0.0], dtype)
+    b = backend_of(like)
+    with ds.random.stream(stream):
+        x, again = (be.to_numpy(draw("uniform01", ds.random.key(5), (5000,), b, like.dtype)) for _ in range(2))
+    np.testing.assert_array_equal(x, again)
+    assert np.all((x >= 0) & (x < 1))
+    assert scipy.stats.kstest(x.astype(np.float64), "uniform").pvalue > ALPHA
+    if stream == "native" and be.kind == "numpy":
+        got = draw("uniform01", np.random.default_rng(4), (7,), b, like.dtype)
+        np.testing.assert_array_equal(got, np.random.default_rng(4).random(7, dtype=like.dtype))
+    if stream == "native" and be.kind == "torch":
+        import torch
+
+        g = lambda: torch.Generator(device=like.device).manual_seed(4)  # noqa: E731
+        got = draw("uniform01", g(), (7,), b, like.dtype)
+        ref = torch.rand((7,), generator=g(), dtype=like.dtype, device=like.device)
+        np.testing.assert_array_equal(be.to_numpy(got), be.to_numpy(ref))
+
+
 def test_native_key_stream_is_the_documented_generator(be):
     """A key on NumPy draws like Generator(Philox(key=seed)), on torch like a Generator
     seeded with it, however the (per-thread, reused) generator was left by other draws,

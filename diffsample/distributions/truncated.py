@@ -1617,7 +1617,7 @@ def _strip_proposals(b: Any, rounds: Any, n: int, dt: Any, T: Any) -> tuple:
     happened, so the candidates have the law of a point uniform in the boxes.
     """
     xp, K = b.xp, T.K
-    u = draw("uniform", rounds.next(), (n,), b, dt)
+    u = draw("uniform01", rounds.next(), (n,), b, dt)  # u = 0 is a draw like any other here
     later = []  # per chunk: not accepted at once
     threshold, slope, offset = T.threshold, T.slope, T.offset
     # In place on views of u (the draws end up in u); the tables' own 1-d take method
@@ -1634,7 +1634,7 @@ def _strip_proposals(b: Any, rounds: Any, n: int, dt: Any, T: Any) -> tuple:
     m = int(pos.shape[0])
     if not m:
         return u, pos
-    v = draw("uniform", rounds.next(), (3, m), b, dt)
+    v = draw("uniform01", rounds.next(), (3, m), b, dt)
     # The last box with probability p_last, else one of the others, uniformly.
     j = xp.astype(xp.minimum((v[0] - T.p_last) / (1.0 - T.p_last) * (K - 1), K - 1.5), xp.int64)
     j = xp.where(v[0] < T.p_last, K - 1, j)

@@ -28,7 +28,9 @@ from .keys import Source, _words_array, resolve_source
 __all__ = ["stream", "current_stream", "draw", "uniform", "normal", "gumbel", "bits"]
 
 _STREAM: contextvars.ContextVar[str] = contextvars.ContextVar("diffsample_stream", default="native")
-_KINDS = ("uniform", "normal", "gumbel")
+# "uniform" is strictly inside (0, 1); "uniform01" is the generator's own [0, 1) output,
+# unclamped (for samplers to which 0 does no harm: it saves a pass over the draws).
+_KINDS = ("uniform", "uniform01", "normal", "gumbel")
 
 
 @contextlib.contextmanager
@@ -144,6 +146,8 @@ def _numpy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> 
     rng = src.value if src.kind == "generator" else _numpy_keyed(np, _seed64(src))
     if what == "normal":
         return rng.standard_normal(shape, dtype=dt)
+    if what == "uniform01":
+        return rng.random(shape, dtype=dt)
     if what == "uniform":
         u = rng.random(shape, dtype=dt)
         fi = np.finfo(dt)
@@ -159,6 +163,8 @@ def _torch_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> 
     g = src.value if src.kind == "generator" else _torch_keyed(torch, b.device, _seed64(src))
     if what == "normal":
         return torch.randn(shape, generator=g, dtype=dt, device=b.device)
+    if what == "uniform01":
+        return torch.rand(shape, generator=g, dtype=dt, device=b.device)
     fi = torch.finfo(dt)
     u = torch.rand(shape, generator=g, dtype=dt, device=b.device).clamp_(fi.tiny, 1.0 - fi.eps / 2)
     if what == "uniform":
@@ -172,7 +178,7 @@ def _jax_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> An
     k = src.value if src.kind == "generator" else _key_in(b, src)
     if what == "normal":
         return jax.random.normal(k, shape, dt)
-    if what == "uniform":
+    if what in ("uniform", "uniform01"):
         xp = b.xp
         return _clip_open(xp, jax.random.uniform(k, shape, dt, minval=float(xp.finfo(dt).smallest_normal)), dt)
     return jax.random.gumbel(k, shape, dt)
@@ -186,7 +192,7 @@ def _cupy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> A
         return rs.standard_normal(shape, dtype=dt)
     xp = b.xp
     u = _clip_open(xp, rs.random_sample(shape, dtype=dt), dt)
-    return u if what == "uniform" else -xp.log(-xp.log(u))
+    return u if what in ("uniform", "uniform01") else -xp.log(-xp.log(u))
 
 
 _NATIVE = {"numpy": _numpy_native, "torch": _torch_native, "jax": _jax_native, "cupy": _cupy_native}
@@ -205,7 +211,7 @@ def _portable(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
         u = threefry.uniform_from_bits(xp, hi, lo, dtype=dt)
     else:
         u = threefry.uniform_from_bits(xp, threefry.random_bits(xp, k, shape, device=b.device), dtype=dt)
-    if what == "uniform":
+    if what in ("uniform", "uniform01"):
         return u
     if what == "normal":
         from .._lib.special import ndtri
@@ -217,7 +223,9 @@ def _portable(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
 def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     """Draw base noise of kind ``what`` for backend ``b`` (the samplers' entry point).
 
-    ``shape`` is a tuple of Python ints.  ``dtype`` is widened to float32 when
+    ``what``: ``"uniform"`` (strictly inside (0, 1)), ``"uniform01"`` (in [0, 1): the
+    native generator's output unclamped; inside (0, 1) where the stream clamps anyway),
+    ``"normal"`` or ``"gumbel"``.  ``shape`` is a tuple of Python ints.  ``dtype`` is widened to float32 when
     narrower; the result has that compute dtype.  Backends without a native
     generator (array_api_strict, dask, ...) always use the portable stream.
     """
