@@ -134,7 +134,7 @@ class Primitive:
             grads = self.bwd(xp, tuple(cargs), cout, cg, needs=needs, **static)
         else:
             grads = self.bwd(xp, tuple(cargs), cout, cg, **static)
-        if type(grads) is not tuple and not isinstance(grads, (tuple, list)) or len(grads) != len(arrays):
+        if (type(grads) is not tuple and not isinstance(grads, (tuple, list))) or len(grads) != len(arrays):
             raise TypeError(
                 f"VJP of primitive {self.name} must return one cotangent (or None) per input, "
                 f"{len(arrays)} in all; got {grads!r:.80}"

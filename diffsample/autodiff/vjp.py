@@ -100,7 +100,7 @@ def _tape_vjp(b: Any, fn: Callable[..., Any], primals: tuple) -> tuple[Any, Call
             raise ValueError(f"pullback expected {len(outs)} cotangents, got {len(cts)}")
         if single:  # one recorded operation made the one output: no bookkeeping needed
             g, o = cts[0], outs[0]
-            if g.shape != o.shape:
+            if tuple(g.shape) != tuple(o.shape):
                 raise ValueError(f"cotangent has shape {tuple(g.shape)}, the output has shape {tuple(o.shape)}")
             prim, rb, args, arrays, out, static = tape[0]
             grads = prim._backward(rb, arrays, out, g, static)

@@ -11,7 +11,8 @@ array-API integer operations: the same bits on every backend and device, equal t
 Namespaces without a native generator (array_api_strict, dask, ...) always use it.
 
 Noise is computed in float32 or float64 (float32 for narrower requests) and every
-uniform lies strictly inside (0, 1), so ``log(u)`` and ``log(1 - u)`` are finite.
+uniform lies strictly inside (0, 1), so ``log(u)`` and ``log(1 - u)`` are finite
+(except the internal kind ``"uniform01"`` of :func:`draw`, which may be 0).
 """
 
 from __future__ import annotations
