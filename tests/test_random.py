@@ -110,7 +110,8 @@ def test_uniform_clamped_strictly_inside():
 def test_draw_uniform01(be, dtype, stream):
     """The internal noise kind "uniform01": in [0, 1), uniform (KS), the same numbers
     for the same key, and on the native streams the generator's own output unclamped
-    (NumPy's Generator.random, torch.rand)."""
+    (NumPy's Generator.random, torch.rand).  KS at level ALPHA per case, as in
+    test_noise (false failures at most ALPHA each)."""
     from diffsample._lib.namespace import backend_of
     from diffsample.random.streams import draw
 

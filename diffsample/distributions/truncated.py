@@ -41,10 +41,10 @@ at least 65536 draws per call is sampled instead from a table of 4096 strips of 
 mass under boxes of equal area (:func:`_strip_plan`): one uniform per draw picks the
 box and, for most draws (99.3% on ``[-1, 2]``, 90% at least wherever it is used), is
 also the position (three table look-ups and one multiply-add); narrow windows away from
-the centre, where normal candidates are rarely inside, are covered too.  Windows where no proposal accepts enough candidates
-keep the inverse CDF.  The draws have exactly the same distribution, and the gradient
-is the same function of the draw (:func:`_reparam`), but they are other numbers than
-``icdf(u)``.
+the centre, where normal candidates are rarely inside, are covered too.  Windows where
+no proposal accepts enough candidates keep the inverse CDF.  The draws have exactly
+the same distribution, and the gradient is the same function of the draw
+(:func:`_reparam`), but they are other numbers than ``icdf(u)``.
 
 Gradients (implicit reparameterization)
 ---------------------------------------
@@ -1600,7 +1600,7 @@ def _strip_plan(b: Any, loc: Any, scale: Any, low: Any, high: Any) -> Any:
 
 def _strip_log_g(x: Any, peak: Any, loc: Any, scale: Any) -> Any:
     """``log g(x)``: the normal log density at ``x`` less its value at ``peak``."""
-    return -0.5 * ((x - peak) / scale) * ((x + peak - 2.0 * loc) / scale)
+    return _NormalFamily.lf_diff(None, (x - loc) / scale, (peak - loc) / scale, (x - peak) / scale)
 
 
 def _strip_proposals(b: Any, rounds: Any, n: int, dt: Any, T: Any) -> tuple:
