@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .namespace import _TYPE_CACHE, Backend, _is_floating, backend_of, float_dtype, is_concrete, kind_of
+from .namespace import _TYPE_CACHE, Backend, _is_floating, _torch_tracing_checks, backend_of, float_dtype, is_concrete, kind_of
 
 __all__ = ["resolve_params", "broadcast_shape", "broadcast_shapes", "check_positive", "check_not_nan", "check_finite", "shape_of"]
 
@@ -39,28 +39,50 @@ def broadcast_shapes(**named: Any) -> tuple[int, ...]:
     return out
 
 
-def resolve_params(named: dict) -> tuple[Backend, tuple[int, ...], Any]:
+def resolve_params(names: tuple, vals: tuple) -> tuple[Backend, tuple[int, ...], Any]:
     """``(backend_of, broadcast_shapes, float_dtype)`` of a distribution's parameters
-    (``named``: name -> value).
+    (``names``: their names, for messages; ``vals``: their values).
 
-    One pass in the common case (NumPy or torch arrays of one type, shape, dtype and
-    device); otherwise the three general functions.
+    One pass in the common case (NumPy or torch arrays of one type, shape, floating
+    dtype and device); otherwise the three general functions.
     """
-    vals = tuple(named.values())
     first = vals[0] if vals else None
     t = type(first)
     hit = _TYPE_CACHE.get(t)
-    if hit is not None and hit[0] in ("numpy", "torch"):
-        shape, dt = first.shape, first.dtype
-        dev = first.device if hit[0] == "torch" else None
-        for v in vals[1:]:
-            if type(v) is not t or v.shape != shape or v.dtype != dt or (dev is not None and v.device != dev):
-                break
-        else:
-            if _is_floating(hit[1], dt):
-                return backend_of(first), tuple(shape), dt
+    if hit is not None:
+        kind = hit[0]
+        if kind == "torch":
+            shape, dt, dev = first.shape, first.dtype, first.device
+            for v in vals[1:]:
+                if type(v) is not t or v.dtype != dt or v.shape != shape or v.device != dev:
+                    break
+            else:
+                b = _SAME.get((dt, dev))
+                if b is not None:
+                    return b, tuple(shape), dt
+        elif kind == "numpy":
+            shape, dt = first.shape, first.dtype
+            for v in vals[1:]:
+                if type(v) is not t or v.dtype != dt or v.shape != shape:
+                    break
+            else:
+                b = _SAME.get((dt, None))
+                if b is not None:
+                    return b, shape, dt
+    named = dict(zip(names, vals))
     b = backend_of(*vals)
-    return b, broadcast_shapes(**named), float_dtype(b, *vals)
+    shape = broadcast_shapes(**named)
+    dt = float_dtype(b, *vals)
+    if hit is not None and hit[0] in ("numpy", "torch") and b.kind == hit[0] and _is_floating(b.xp, dt):
+        try:
+            _SAME[(dt, b.device if b.kind == "torch" else None)] = b
+        except TypeError:  # an unhashable device object: just not cached
+            pass
+    return b, shape, dt
+
+
+# (floating dtype, torch device or None for NumPy) -> Backend, for resolve_params' one pass.
+_SAME: dict[tuple, Backend] = {}
 
 
 def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:
@@ -118,16 +140,48 @@ def _check(b: Backend, name: str, x: Any, ok_fn: Any, what: str) -> None:
 _INF = float("inf")
 
 
+def _scalar(x: Any) -> Any:
+    """The value of a 0-d NumPy array or concrete 0-d torch tensor; ``None`` otherwise.
+
+    The checks' fast lane: distributions are most often built from 0-d parameters on
+    every call, and reading one value is cheaper than any array operation.
+    """
+    hit = _TYPE_CACHE.get(type(x))
+    if hit is None or x.ndim != 0:
+        return None
+    k = hit[0]
+    if k == "numpy":
+        return x.item()
+    if k == "torch":
+        wrapped, compiling = _torch_tracing_checks()
+        if wrapped(x) or compiling() or x.is_meta:
+            return None
+        return x.item()  # item() does not warn about requires_grad as float() does
+    return None
+
+
 def check_not_nan(b: Backend, name: str, x: Any) -> None:
     """No NaN in ``x``."""
-    _check(b, name, x, lambda b, v: v == v, "a number (not NaN)")
+    v = _scalar(x)
+    if v is None:
+        _check(b, name, x, lambda b, v: v == v, "a number (not NaN)")
+    elif v != v:
+        raise ValueError(f"{name} must be a number (not NaN), got {v!r}")
 
 
 def check_finite(b: Backend, name: str, x: Any) -> None:
     """``x`` finite (NaN fails too)."""
-    _check(b, name, x, lambda b, v: b.xp.isfinite(v) if b is not None else abs(v) < _INF, "finite")
+    v = _scalar(x)
+    if v is None:
+        _check(b, name, x, lambda b, v: b.xp.isfinite(v) if b is not None else abs(v) < _INF, "finite")
+    elif not abs(v) < _INF:
+        raise ValueError(f"{name} must be finite, got {v!r}")
 
 
 def check_positive(b: Backend, name: str, x: Any) -> None:
     """``x > 0`` and finite (NaN fails too)."""
-    _check(b, name, x, lambda b, v: (v > 0) & (v < _INF) if b is not None else 0 < v < _INF, "positive and finite")
+    v = _scalar(x)
+    if v is None:
+        _check(b, name, x, lambda b, v: (v > 0) & (v < _INF) if b is not None else 0 < v < _INF, "positive and finite")
+    elif not 0 < v < _INF:
+        raise ValueError(f"{name} must be positive and finite, got {v!r}")

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_dtype, kind_of
+from .._lib.namespace import _TYPE_CACHE, Backend, asarray, backend_of, compute_dtype, float_dtype, kind_of
 from .._lib.ops import sum_to_shape
 from . import _adapters
 
@@ -177,7 +177,11 @@ class Primitive:
         """
         cdt = compute_dtype(b, out_dtype)
         if cdt == out_dtype:  # float32/float64: one dtype for every input
-            arrays = tuple([asarray(b, a, out_dtype) for a in args])
+            arrays = args
+            for a in args:  # most often they all have it already
+                if type(a) not in _TYPE_CACHE or a.dtype != out_dtype:
+                    arrays = tuple([asarray(b, a, out_dtype) for a in args])
+                    break
         else:
             # Inputs without gradient (noise) go straight to the compute dtype: casting
             # float32 uniforms to a float16 result dtype first would round some to 0 or 1.

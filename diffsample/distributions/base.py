@@ -37,7 +37,7 @@ class Distribution:
             setattr(self, k, v)
         self._backend: Backend
         self.batch_shape: tuple[int, ...]
-        self._backend, self.batch_shape, self.dtype = resolve_params(params)
+        self._backend, self.batch_shape, self.dtype = resolve_params(tuple(params), tuple(params.values()))
         if validate_args:
             self._validate()
 
@@ -298,7 +298,12 @@ class LocationScale(Distribution):
     _entropy_const = 0.0
 
     def __init__(self, loc: Any, scale: Any, validate_args: bool = True) -> None:
-        super().__init__(validate_args, loc=loc, scale=scale)
+        # Distribution.__init__ without the keyword dictionary (this runs on every call).
+        self.loc = loc
+        self.scale = scale
+        self._backend, self.batch_shape, self.dtype = resolve_params(self._params, (loc, scale))
+        if validate_args:
+            self._validate()
 
     def _validate(self) -> None:
         b = self._backend

@@ -24,7 +24,7 @@ import threading
 from typing import Any, Iterator
 
 from .._lib.namespace import Backend, backend_of, compute_dtype, default_float
-from .keys import Source, _words_array, resolve_source
+from .keys import _GENERATOR_TYPES, Source, _words_array, resolve_source
 
 __all__ = ["stream", "current_stream", "draw", "uniform", "normal", "gumbel", "bits"]
 
@@ -140,15 +140,14 @@ def _torch_keyed(torch: Any, device: Any, seed: int) -> Any:
     return g
 
 
-# One drawer per backend kind with a native generator: (b, src, what, shape, dt) -> array.
-def _numpy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
-    np = sys.modules["numpy"]  # imported: a NumPy array or generator brought us here
-
-    rng = src.value if src.kind == "generator" else _numpy_keyed(np, _seed64(src))
+# One drawer per backend kind with a native generator, ``(b, rng, what, shape, dt) ->
+# array``, and how that kind turns a key into its ``rng`` (a generator; JAX: its key).
+def _numpy_native(b: Backend, rng: Any, what: str, shape: tuple, dt: Any) -> Any:
     if what == "normal":
         return rng.standard_normal(shape, dtype=dt)
     if what == "uniform01":
         return rng.random(shape, dtype=dt)
+    np = sys.modules["numpy"]  # imported: a NumPy array or generator brought us here
     if what == "uniform":
         u = rng.random(shape, dtype=dt)
         fi = np.finfo(dt)
@@ -159,9 +158,8 @@ def _numpy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> 
     return np.negative(e, out=e)
 
 
-def _torch_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
+def _torch_native(b: Backend, g: Any, what: str, shape: tuple, dt: Any) -> Any:
     torch = sys.modules["torch"]  # imported: a torch array brought us here
-    g = src.value if src.kind == "generator" else _torch_keyed(torch, b.device, _seed64(src))
     if what == "normal":
         return torch.randn(shape, generator=g, dtype=dt, device=b.device)
     if what == "uniform01":
@@ -173,10 +171,9 @@ def _torch_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> 
     return u.log_().neg_().log_().neg_()  # -log(-log u), in place (exponential_ is 2-4x slower)
 
 
-def _jax_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
+def _jax_native(b: Backend, k: Any, what: str, shape: tuple, dt: Any) -> Any:
     import jax
 
-    k = src.value if src.kind == "generator" else _key_in(b, src)
     if what == "normal":
         return jax.random.normal(k, shape, dt)
     if what in ("uniform", "uniform01"):
@@ -185,10 +182,7 @@ def _jax_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> An
     return jax.random.gumbel(k, shape, dt)
 
 
-def _cupy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
-    import cupy
-
-    rs = src.value if src.kind == "generator" else cupy.random.RandomState(_seed64(src))
+def _cupy_native(b: Backend, rs: Any, what: str, shape: tuple, dt: Any) -> Any:
     if what == "normal":
         return rs.standard_normal(shape, dtype=dt)
     xp = b.xp
@@ -196,7 +190,18 @@ def _cupy_native(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> A
     return u if what in ("uniform", "uniform01") else -xp.log(-xp.log(u))
 
 
-_NATIVE = {"numpy": _numpy_native, "torch": _torch_native, "jax": _jax_native, "cupy": _cupy_native}
+def _cupy_keyed(b: Backend, src: Source) -> Any:
+    import cupy
+
+    return cupy.random.RandomState(_seed64(src))
+
+
+_NATIVE = {
+    "numpy": (lambda b, src: _numpy_keyed(sys.modules["numpy"], _seed64(src)), _numpy_native),
+    "torch": (lambda b, src: _torch_keyed(sys.modules["torch"], b.device, _seed64(src)), _torch_native),
+    "jax": (_key_in, _jax_native),
+    "cupy": (_cupy_keyed, _cupy_native),
+}
 
 
 # ---------------------------------------------------------------- portable stream
@@ -232,17 +237,20 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     """
     if what not in _KINDS:
         raise ValueError(f"unknown noise kind {what!r}")
-    src = resolve_source(key)
     dt = compute_dtype(b, dtype)
+    if _GENERATOR_TYPES.get(type(key)) == b.kind:  # the backend's own generator: the common case
+        return _NATIVE[b.kind][1](b, key, what, shape, dt)
+    src = resolve_source(key)
     native = _NATIVE.get(b.kind)
     if src.kind == "generator":
         if src.owner != b.kind:
             raise TypeError(f"a {src.owner} generator cannot draw noise for {b.kind} arrays; pass a key instead")
         if native is None:  # pragma: no cover - every generator type we accept has a drawer
             raise TypeError(f"no native generator for {b.kind} arrays; pass a key instead")
-        return native(b, src, what, shape, dt)
+        return native[1](b, src.value, what, shape, dt)
     if native is not None and _STREAM.get() == "native":
-        return native(b, src, what, shape, dt)
+        keyed, drawer = native
+        return drawer(b, keyed(b, src), what, shape, dt)
     return _portable(b, src, what, shape, dt)
 
 
