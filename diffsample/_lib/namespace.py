@@ -25,6 +25,7 @@ __all__ = [
     "compute_dtype",
     "asarray",
     "is_concrete",
+    "scalar_value",
 ]
 
 # Kinds we know by the top-level module that defines the array type.
@@ -311,14 +312,16 @@ def _torch_inference_mode() -> bool:
 
 
 def _torch_tracing_checks() -> tuple:
-    """torch's 'is this a functorch wrapper' and 'are we compiling' tests (looked up once)."""
+    """torch's 'is this a functorch wrapper', 'are we compiling' and 'is dynamo
+    tracing' tests (looked up once)."""
     global _TORCH_TRACING
     if _TORCH_TRACING is None:
         import torch
 
         wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
         compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
-        _TORCH_TRACING = (wrapped or (lambda t: False), compiling or (lambda: False))
+        dynamo = getattr(getattr(torch, "compiler", None), "is_dynamo_compiling", None)
+        _TORCH_TRACING = (wrapped or (lambda t: False), compiling or (lambda: False), dynamo or compiling or (lambda: False))
     return _TORCH_TRACING
 
 
@@ -334,7 +337,7 @@ def is_concrete(x: Any, kind: str | None = None) -> bool:
     if k is None or k == "numpy":
         return True
     if k == "torch":
-        wrapped, compiling = _TORCH_TRACING or _torch_tracing_checks()
+        wrapped, compiling, _ = _TORCH_TRACING or _torch_tracing_checks()
         return not (wrapped(x) or compiling() or x.is_meta)
     if k == "jax":
         import jax
@@ -343,3 +346,29 @@ def is_concrete(x: Any, kind: str | None = None) -> bool:
     if k == "dask":
         return False  # lazy: reading values would compute the graph
     return True
+
+
+def scalar_value(x: Any) -> Any:
+    """The one value of a 0-d NumPy array or torch tensor as a Python number, or
+    ``None`` where it cannot be read cheaply: other arrays and libraries, and torch
+    tensors without a value (meta, fake, ``torch.vmap``-batched, ``torch.compile``
+    tracing).
+
+    The argument checks' fast lane: distributions are most often built from 0-d
+    parameters on every call, and reading one value costs less than any array
+    operation.
+    """
+    hit = _TYPE_CACHE.get(type(x))
+    if hit is None or x.ndim != 0:
+        return None
+    k = hit[0]
+    if k == "numpy":
+        return x.item()
+    if k == "torch":
+        if (_TORCH_TRACING or _torch_tracing_checks())[2]():  # dynamo would break its graph at item()
+            return None
+        try:
+            return x.item()  # item() does not warn about requires_grad as float() does
+        except Exception:  # no value to read here (meta, fake or batched tensors)
+            return None
+    return None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from .namespace import _TYPE_CACHE, Backend, _is_floating, _torch_tracing_checks, backend_of, float_dtype, is_concrete, kind_of
+from .namespace import _TYPE_CACHE, Backend, _is_floating, backend_of, float_dtype, is_concrete, kind_of, scalar_value
 
 __all__ = ["resolve_params", "broadcast_shape", "broadcast_shapes", "check_positive", "check_not_nan", "check_finite", "shape_of"]
 
@@ -140,29 +140,9 @@ def _check(b: Backend, name: str, x: Any, ok_fn: Any, what: str) -> None:
 _INF = float("inf")
 
 
-def _scalar(x: Any) -> Any:
-    """The value of a 0-d NumPy array or concrete 0-d torch tensor; ``None`` otherwise.
-
-    The checks' fast lane: distributions are most often built from 0-d parameters on
-    every call, and reading one value is cheaper than any array operation.
-    """
-    hit = _TYPE_CACHE.get(type(x))
-    if hit is None or x.ndim != 0:
-        return None
-    k = hit[0]
-    if k == "numpy":
-        return x.item()
-    if k == "torch":
-        wrapped, compiling = _torch_tracing_checks()
-        if wrapped(x) or compiling() or x.is_meta:
-            return None
-        return x.item()  # item() does not warn about requires_grad as float() does
-    return None
-
-
 def check_not_nan(b: Backend, name: str, x: Any) -> None:
     """No NaN in ``x``."""
-    v = _scalar(x)
+    v = scalar_value(x)
     if v is None:
         _check(b, name, x, lambda b, v: v == v, "a number (not NaN)")
     elif v != v:
@@ -171,7 +151,7 @@ def check_not_nan(b: Backend, name: str, x: Any) -> None:
 
 def check_finite(b: Backend, name: str, x: Any) -> None:
     """``x`` finite (NaN fails too)."""
-    v = _scalar(x)
+    v = scalar_value(x)
     if v is None:
         _check(b, name, x, lambda b, v: b.xp.isfinite(v) if b is not None else abs(v) < _INF, "finite")
     elif not abs(v) < _INF:
@@ -180,7 +160,7 @@ def check_finite(b: Backend, name: str, x: Any) -> None:
 
 def check_positive(b: Backend, name: str, x: Any) -> None:
     """``x > 0`` and finite (NaN fails too)."""
-    v = _scalar(x)
+    v = scalar_value(x)
     if v is None:
         _check(b, name, x, lambda b, v: (v > 0) & (v < _INF) if b is not None else 0 < v < _INF, "positive and finite")
     elif not 0 < v < _INF:

@@ -16,7 +16,7 @@ import contextvars
 import functools
 from typing import Any
 
-from .._lib.namespace import Backend
+from .._lib.namespace import _TYPE_CACHE, Backend, asarray
 
 # The tape of the innermost diffsample.vjp on a framework-free backend.
 TAPE: contextvars.ContextVar[list | None] = contextvars.ContextVar("diffsample_tape", default=None)
@@ -112,28 +112,66 @@ def _jax_plain(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> Any:
     return jax.jit(lambda *arrays: prim._forward(b, arrays, out_dtype, static))
 
 
-def call(prim: Any, b: Backend, args: tuple, arrays: tuple, out_dtype: Any, static: dict, cdt: Any = None) -> Any:
-    """Run ``prim`` on ``arrays`` with the adapter of backend ``b`` (``cdt``: the
-    compute dtype of ``out_dtype``, when the caller has it)."""
-    kind = b.kind
-    if kind in prim.trust_autodiff:
-        if kind == "torch":
-            return prim._forward(b, arrays, out_dtype, static, cdt)
-        if kind == "jax":
-            return _jax_plain(prim, Backend(b.kind, b.xp, None), out_dtype, _freeze(static))(*arrays)
-    if b.kind == "torch":
+def runner(prim: Any, kind: str, out_dtype: Any, cdt: Any) -> Any:
+    """The call path of ``prim`` on arrays of backend kind ``kind`` with result dtype
+    ``out_dtype`` (compute dtype ``cdt``): ``run(b, args, static) -> out``.
+
+    Which adapter serves the call and whether inputs are cast is decided here, once
+    per primitive, kind and dtype (``Primitive.apply`` keeps the result); ``run``
+    then only converts the inputs it must (Python scalars, other dtypes) and calls.
+    """
+    nondiff = prim.nondiff
+    same = cdt == out_dtype
+
+    def arrays_of(b: Backend, args: tuple) -> tuple:
+        if same:  # float32/float64: one dtype for every input
+            return tuple([asarray(b, a, out_dtype) for a in args])
+        # Inputs without gradient (noise) go straight to the compute dtype: casting
+        # float32 uniforms to a float16 result dtype first would round some to 0 or 1.
+        return tuple([asarray(b, a, cdt if i in nondiff else out_dtype) for i, a in enumerate(args)])
+
+    if kind == "jax":
+        jit = _jax_plain if kind in prim.trust_autodiff else _jax_function
+
+        def run(b: Backend, args: tuple, static: dict) -> Any:
+            jb = Backend(kind, b.xp, None)  # tracers have no device; keep the cache key stable
+            return jit(prim, jb, out_dtype, _freeze(static))(*arrays_of(b, args))
+
+        return run
+    if kind == "torch" and kind not in prim.trust_autodiff:
         import torch
 
         plain, func = _torch_functions(prim)
-        fn = func if torch._C._are_functorch_transforms_active() else plain
-        return fn.apply(b, out_dtype, _freeze(static), *arrays)
-    if b.kind == "jax":
-        jb = Backend(b.kind, b.xp, None)  # tracers have no device; keep the cache key stable
-        return _jax_function(prim, jb, out_dtype, _freeze(static))(*arrays)
-    out = prim._forward(b, arrays, out_dtype, static, cdt)
-    tape = TAPE.get()
-    if tape is not None:
-        # Record the caller's own objects (identity is how the tape links operations).
-        tape.append((prim, b, args, arrays, out, static))
-    return out
+        transforms_active = torch._C._are_functorch_transforms_active
 
+        def run(b: Backend, args: tuple, static: dict) -> Any:
+            fn = func if transforms_active() else plain
+            return fn.apply(b, out_dtype, _freeze(static), *arrays_of(b, args))
+
+        return run
+    # The plain forward: torch differentiates it itself (trust_autodiff), or, on every
+    # other backend, it is recorded on the tape of diffsample.vjp.
+    fwd = prim.fwd
+    record = kind != "torch"
+
+    def run(b: Backend, args: tuple, static: dict) -> Any:
+        arrays = args
+        if same:
+            for a in args:  # most often they are arrays of the dtype already
+                if type(a) not in _TYPE_CACHE or a.dtype != out_dtype:
+                    arrays = arrays_of(b, args)
+                    break
+            out = fwd(b.xp, *arrays, **static)  # Primitive._forward, without its casts
+            if out.dtype != out_dtype:
+                out = b.xp.astype(out, out_dtype)
+        else:
+            arrays = arrays_of(b, args)
+            out = prim._forward(b, arrays, out_dtype, static, cdt)
+        if record:
+            tape = TAPE.get()
+            if tape is not None:
+                # Record the caller's own objects (identity is how the tape links operations).
+                tape.append((prim, b, args, arrays, out, static))
+        return out
+
+    return run

@@ -15,7 +15,7 @@ from __future__ import annotations
 
 from typing import Any, Callable, Sequence
 
-from .._lib.namespace import _TYPE_CACHE, Backend, asarray, backend_of, compute_dtype, float_dtype, kind_of
+from .._lib.namespace import Backend, backend_of, compute_dtype, float_dtype, kind_of
 from .._lib.ops import sum_to_shape
 from . import _adapters
 
@@ -75,6 +75,7 @@ class Primitive:
         self.__wrapped__ = fwd
         self.examples: list[Callable[[Any], tuple]] = []
         self._all_needs: dict[int, tuple] = {}  # number of inputs -> every differentiable one
+        self._runs: dict[tuple, Callable[..., Any]] = {}  # (backend kind, result dtype) -> call path
 
     def __repr__(self) -> str:
         return f"<diffsample primitive {self.name}>"
@@ -175,19 +176,13 @@ class Primitive:
         >>> twice.apply(backend_of(x), x.dtype, x)
         array([2., 4.])
         """
-        cdt = compute_dtype(b, out_dtype)
-        if cdt == out_dtype:  # float32/float64: one dtype for every input
-            arrays = args
-            for a in args:  # most often they all have it already
-                if type(a) not in _TYPE_CACHE or a.dtype != out_dtype:
-                    arrays = tuple([asarray(b, a, out_dtype) for a in args])
-                    break
-        else:
-            # Inputs without gradient (noise) go straight to the compute dtype: casting
-            # float32 uniforms to a float16 result dtype first would round some to 0 or 1.
-            nd = self.nondiff
-            arrays = tuple([asarray(b, a, cdt if i in nd else out_dtype) for i, a in enumerate(args)])
-        return _adapters.call(self, b, args, arrays, out_dtype, static, cdt)
+        try:
+            run = self._runs[b.kind, out_dtype]
+        except KeyError:
+            run = self._runs[b.kind, out_dtype] = _adapters.runner(self, b.kind, out_dtype, compute_dtype(b, out_dtype))
+        except TypeError:  # an unhashable dtype object: no cache
+            run = _adapters.runner(self, b.kind, out_dtype, compute_dtype(b, out_dtype))
+        return run(b, args, static)
 
 
 def primitive(

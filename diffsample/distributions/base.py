@@ -86,9 +86,20 @@ def _narrow_bound(b: Backend, dtype: Any) -> float | None:
     narrow type's range saturate at +-this bound instead of turning into +-inf.
     ``None`` for float32 and float64 (no clipping is done then).
     """
-    if compute_dtype(b, dtype) == dtype:
-        return None
-    return float(b.xp.finfo(dtype).max)
+    key = (b.kind, dtype)
+    try:
+        return _BOUNDS[key]
+    except KeyError:
+        pass
+    except TypeError:  # an unhashable dtype object: not cached
+        key = None
+    bound = None if compute_dtype(b, dtype) == dtype else float(b.xp.finfo(dtype).max)
+    if key is not None:
+        _BOUNDS[key] = bound
+    return bound
+
+
+_BOUNDS: dict[tuple, float | None] = {}  # (backend kind, dtype) -> _narrow_bound
 
 
 def _clip_bound(xp: Any, x: Any, bound: float | None, lower: bool = True) -> Any:

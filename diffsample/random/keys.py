@@ -12,7 +12,7 @@ from __future__ import annotations
 import operator
 from typing import Any, NamedTuple
 
-from .._lib.namespace import Backend, backend_of, kind_of
+from .._lib.namespace import _TYPE_CACHE, Backend, backend_of, kind_of
 
 __all__ = ["key", "split", "KeyLike", "Source", "resolve_source"]
 
@@ -155,9 +155,14 @@ def resolve_source(src: Any) -> Source:
         )
     if isinstance(src, bool):
         raise TypeError(f"key must be a key array, an int seed or a generator, got {src!r}")
-    owner = _GENERATOR_TYPES.get(type(src))
+    t = type(src)
+    owner = _GENERATOR_TYPES.get(t)
     if owner is not None:
         return Source("generator", src, owner)
+    hit = _TYPE_CACHE.get(t)
+    if hit is not None and hit[0] != "jax":  # a key array of a library seen before (JAX keys may be typed)
+        _check_key_array(src)
+        return Source("key", src, hit[0])
     if isinstance(src, int):
         return Source("key", key(src), "numpy")
     mod = type(src).__module__.split(".", 1)[0]

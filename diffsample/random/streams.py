@@ -70,7 +70,7 @@ def current_stream() -> str:
 def _key_words(src: Source) -> tuple[int, int]:
     k = src.value
     try:
-        if src.owner == "torch":
+        if src.owner in ("numpy", "torch"):
             hi, lo = (int(v) for v in k.tolist())
         else:
             hi, lo = int(k[0]), int(k[1])
