@@ -125,6 +125,36 @@ def test_validation(be):
     assert np.all(np.isfinite(be.to_numpy(ds.Normal(ok, ok).rsample(0, (2,)))))
 
 
+def test_validation_of_0d_parameters(be, dtype):
+    # 0-d parameters take the checks' fast lane (one value read per parameter).
+    zero, one = be.asarray(0.0, dtype), be.asarray(1.0, dtype)
+    for bad, what in [(0.0, "0.0"), (-2.0, "-2.0"), (float("nan"), "nan"), (float("inf"), "inf")]:
+        with pytest.raises(ValueError, match=rf"scale must be positive and finite, got {what}"):
+            ds.Normal(zero, be.asarray(bad, dtype))
+    for bad, what in [(float("nan"), "nan"), (float("-inf"), "-inf")]:
+        with pytest.raises(ValueError, match=rf"loc must be finite, got {what}"):
+            ds.Normal(be.asarray(bad, dtype), one)
+    x = ds.Normal(zero, one).rsample(0, ())
+    assert tuple(x.shape) == () and np.isfinite(be.to_numpy(x))
+
+
+def test_torch_0d_checks_skipped_where_values_cannot_be_read(be):
+    """0-d torch parameters are read with item(); under torch.func transforms and for
+    meta tensors nothing is read (as for arrays), and no error is raised."""
+    if be.kind != "torch":
+        pytest.skip("torch only")
+    import torch
+
+    g = torch.func.grad(lambda s: ds.Normal(torch.tensor(0.0), s).rsample(0, (3,)).sum())(torch.tensor(-1.0))
+    assert g.shape == ()  # not checked under grad: the documented NaN-instead-of-error
+    x = torch.func.vmap(lambda s: ds.Normal(torch.tensor(0.0), s).rsample(0, (3,)), randomness="same")(torch.ones(4))
+    assert x.shape == (4, 3)
+    d = ds.Normal(torch.zeros((), device="meta"), torch.ones((), device="meta"))
+    assert d.batch_shape == () and d.mean.device.type == "meta"
+    with pytest.raises(ValueError, match="scale must be positive"):  # outside transforms: checked
+        ds.Normal(torch.tensor(0.0, requires_grad=True), torch.tensor(-1.0, requires_grad=True))
+
+
 @pytest.mark.parametrize("low", ["float16", "bfloat16"])
 def test_low_precision(be, low):
     loc = be.asarray([0.0, 100.0, -3.0], low)

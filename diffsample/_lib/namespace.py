@@ -312,16 +312,18 @@ def _torch_inference_mode() -> bool:
 
 
 def _torch_tracing_checks() -> tuple:
-    """torch's 'is this a functorch wrapper', 'are we compiling' and 'is dynamo
-    tracing' tests (looked up once)."""
+    """torch's 'is this a functorch wrapper', 'are we compiling' and 'is a torch.func
+    transform active or dynamo tracing' tests (looked up once)."""
     global _TORCH_TRACING
     if _TORCH_TRACING is None:
         import torch
 
         wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
         compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
-        dynamo = getattr(getattr(torch, "compiler", None), "is_dynamo_compiling", None)
-        _TORCH_TRACING = (wrapped or (lambda t: False), compiling or (lambda: False), dynamo or compiling or (lambda: False))
+        dynamo = getattr(getattr(torch, "compiler", None), "is_dynamo_compiling", None) or compiling
+        active = getattr(torch._C, "_are_functorch_transforms_active", None)
+        transformed = (lambda: active() or dynamo()) if active is not None and dynamo is not None else None
+        _TORCH_TRACING = (wrapped or (lambda t: False), compiling or (lambda: False), transformed or (lambda: False))
     return _TORCH_TRACING
 
 
@@ -351,8 +353,8 @@ def is_concrete(x: Any, kind: str | None = None) -> bool:
 def scalar_value(x: Any) -> Any:
     """The one value of a 0-d NumPy array or torch tensor as a Python number, or
     ``None`` where it cannot be read cheaply: other arrays and libraries, and torch
-    tensors without a value (meta, fake, ``torch.vmap``-batched, ``torch.compile``
-    tracing).
+    tensors under ``torch.func`` transforms or ``torch.compile``, or without a value
+    (meta, fake).
 
     The argument checks' fast lane: distributions are most often built from 0-d
     parameters on every call, and reading one value costs less than any array
@@ -365,7 +367,7 @@ def scalar_value(x: Any) -> Any:
     if k == "numpy":
         return x.item()
     if k == "torch":
-        if (_TORCH_TRACING or _torch_tracing_checks())[2]():  # dynamo would break its graph at item()
+        if (_TORCH_TRACING or _torch_tracing_checks())[2]():  # as is_concrete (dynamo would break its graph)
             return None
         try:
             return x.item()  # item() does not warn about requires_grad as float() does
