@@ -11,7 +11,7 @@ import functools
 import sys
 from typing import Any, Callable, Iterator
 
-from .namespace import backend_of, kind_of, namespace_of
+from .namespace import _TYPE_CACHE, backend_of, kind_of, namespace_of
 
 __all__ = ["stop_gradient", "scaled_logits", "softmax", "softmax_vjp", "one_hot_argmax", "sum_to_shape", "inplace", "quiet", "quiet_numpy"]
 
@@ -145,7 +145,8 @@ def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
     gshape = tuple(g.shape)
     if gshape == shape:
         return g
-    kind = kind_of(g)
+    hit = _TYPE_CACHE.get(type(g))
+    kind = hit[0] if hit is not None else kind_of(g)
     if kind == "torch":
         return g.sum_to_size(shape) if shape else g.sum()
     if kind in ("numpy", "cupy", "jax"):

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .._lib.namespace import backend_of, kind_of
+from .._lib.namespace import _TYPE_CACHE, backend_of, kind_of
 from ._adapters import TAPE
 
 __all__ = ["vjp"]
@@ -54,7 +54,7 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tup
         raise ValueError("diffsample.vjp needs at least one primal to differentiate with respect to")
     b = backend_of(*primals)
     for p in primals:
-        if kind_of(p) is None:
+        if type(p) not in _TYPE_CACHE and kind_of(p) is None:
             primals = tuple(p if kind_of(p) is not None else b.xp.asarray(p, dtype=b.xp.float64) for p in primals)
             break
     if b.kind == "jax":

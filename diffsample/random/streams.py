@@ -71,7 +71,8 @@ def _key_words(src: Source) -> tuple[int, int]:
     k = src.value
     try:
         if src.owner in ("numpy", "torch"):
-            hi, lo = (int(v) for v in k.tolist())
+            hi, lo = k.tolist()  # one call instead of two element reads
+            hi, lo = int(hi), int(lo)
         else:
             hi, lo = int(k[0]), int(k[1])
     except Exception as e:  # e.g. a traced JAX key used with non-JAX arrays
