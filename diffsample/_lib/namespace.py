@@ -312,8 +312,8 @@ def _torch_inference_mode() -> bool:
 
 
 def _torch_tracing_checks() -> tuple:
-    """torch's 'is this a functorch wrapper', 'are we compiling' and 'is a torch.func
-    transform active or dynamo tracing' tests (looked up once)."""
+    """torch's 'is this a functorch wrapper', 'are we compiling', 'is dynamo tracing'
+    and 'is a torch.func transform active' tests (looked up once)."""
     global _TORCH_TRACING
     if _TORCH_TRACING is None:
         import torch
@@ -322,8 +322,8 @@ def _torch_tracing_checks() -> tuple:
         compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
         dynamo = getattr(getattr(torch, "compiler", None), "is_dynamo_compiling", None) or compiling
         active = getattr(torch._C, "_are_functorch_transforms_active", None)
-        transformed = (lambda: active() or dynamo()) if active is not None and dynamo is not None else None
-        _TORCH_TRACING = (wrapped or (lambda t: False), compiling or (lambda: False), transformed or (lambda: False))
+        no = lambda *a: False  # noqa: E731 - an older torch without the test
+        _TORCH_TRACING = (wrapped or no, compiling or no, dynamo or no, active or no)
     return _TORCH_TRACING
 
 
@@ -339,7 +339,7 @@ def is_concrete(x: Any, kind: str | None = None) -> bool:
     if k is None or k == "numpy":
         return True
     if k == "torch":
-        wrapped, compiling, _ = _TORCH_TRACING or _torch_tracing_checks()
+        wrapped, compiling, _, _ = _TORCH_TRACING or _torch_tracing_checks()
         return not (wrapped(x) or compiling() or x.is_meta)
     if k == "jax":
         import jax
@@ -367,7 +367,8 @@ def scalar_value(x: Any) -> Any:
     if k == "numpy":
         return x.item()
     if k == "torch":
-        if (_TORCH_TRACING or _torch_tracing_checks())[2]():  # as is_concrete (dynamo would break its graph)
+        _, _, dynamo, transforms_active = _TORCH_TRACING or _torch_tracing_checks()
+        if transforms_active() or dynamo():  # as is_concrete (and dynamo would break its graph)
             return None
         try:
             return x.item()  # item() does not warn about requires_grad as float() does
