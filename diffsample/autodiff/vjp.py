@@ -78,8 +78,10 @@ def _tape_vjp(b: Any, fn: Callable[..., Any], primals: tuple) -> tuple[Any, Call
         value = fn(*primals)
     finally:
         TAPE.reset(token)
+    if len(tape) == 1 and tape[0][4] is value:  # the usual case: one recorded operation made the output
+        return value, _one_operation_pullback(xp, tape[0], primals)
     outs = value if isinstance(value, tuple) else (value,)
-    if len(outs) == 1 and tape and tape[-1][4] is outs[0]:  # the usual case: fn ends in a recorded op
+    if len(outs) == 1 and tape and tape[-1][4] is outs[0]:  # fn ends in a recorded op
         produced: Any = ()
     else:
         produced = {id(rec[4]) for rec in tape} | {id(p) for p in primals}
@@ -92,26 +94,10 @@ def _tape_vjp(b: Any, fn: Callable[..., Any], primals: tuple) -> tuple[Any, Call
                 "operation's result directly, or wrap your own code as a primitive."
             )
 
-    single = len(outs) == 1 and len(tape) == 1 and tape[0][4] is outs[0]
-
     def pullback(cotangent: Any) -> tuple:
         cts = cotangent if isinstance(value, tuple) else (cotangent,)
         if len(cts) != len(outs):
             raise ValueError(f"pullback expected {len(outs)} cotangents, got {len(cts)}")
-        if single:  # one recorded operation made the one output: no bookkeeping needed
-            g, o = cts[0], outs[0]
-            if tuple(g.shape) != tuple(o.shape):
-                raise ValueError(f"cotangent has shape {tuple(g.shape)}, the output has shape {tuple(o.shape)}")
-            prim, rb, args, arrays, out, static = tape[0]
-            grads = prim._backward(rb, arrays, out, g, static)
-            res = []
-            for p in primals:
-                gp = None
-                for a, gi in zip(args, grads):
-                    if a is p and gi is not None:
-                        gp = gi if gp is None else gp + gi
-                res.append(xp.zeros_like(p) if gp is None else gp)
-            return tuple(res)
         acc: dict[int, Any] = {}
         keep: list = []  # keeps objects alive so that ids stay unique
 
@@ -135,3 +121,24 @@ def _tape_vjp(b: Any, fn: Callable[..., Any], primals: tuple) -> tuple[Any, Call
         return tuple(acc[id(p)] if id(p) in acc else xp.zeros_like(p) for p in primals)
 
     return value, pullback
+
+
+def _one_operation_pullback(xp: Any, record: tuple, primals: tuple) -> Callable[[Any], tuple]:
+    """The pullback of a tape whose one recorded operation made the one output: that
+    operation's VJP, its cotangents summed per primal (no bookkeeping by identity)."""
+    prim, rb, args, arrays, out, static = record
+
+    def pullback(cotangent: Any) -> tuple:
+        if tuple(cotangent.shape) != tuple(out.shape):
+            raise ValueError(f"cotangent has shape {tuple(cotangent.shape)}, the output has shape {tuple(out.shape)}")
+        grads = prim._backward(rb, arrays, out, cotangent, static)
+        res = []
+        for p in primals:
+            gp = None
+            for a, gi in zip(args, grads):
+                if a is p and gi is not None:
+                    gp = gi if gp is None else gp + gi
+            res.append(xp.zeros_like(p) if gp is None else gp)
+        return tuple(res)
+
+    return pullback
