@@ -155,6 +155,22 @@ def test_torch_0d_checks_skipped_where_values_cannot_be_read(be):
         ds.Normal(torch.tensor(0.0, requires_grad=True), torch.tensor(-1.0, requires_grad=True))
 
 
+def test_torch_export_with_0d_parameters(be):
+    """torch.export traces with fake tensors whose item() is symbolic: the 0-d checks
+    must not read it (they are skipped, as under torch.compile)."""
+    if be.kind != "torch":
+        pytest.skip("torch only")
+    import torch
+
+    class Draw(torch.nn.Module):
+        def forward(self, loc, scale):
+            return ds.Normal(loc, scale).rsample(torch.Generator().manual_seed(0), (3,))
+
+    args = (torch.tensor(0.5), torch.tensor(2.0))
+    program = torch.export.export(Draw(), args)
+    torch.testing.assert_close(program.module()(*args), Draw()(*args))
+
+
 @pytest.mark.parametrize("low", ["float16", "bfloat16"])
 def test_low_precision(be, low):
     loc = be.asarray([0.0, 100.0, -3.0], low)

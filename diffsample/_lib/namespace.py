@@ -312,18 +312,17 @@ def _torch_inference_mode() -> bool:
 
 
 def _torch_tracing_checks() -> tuple:
-    """torch's 'is this a functorch wrapper', 'are we compiling', 'is dynamo tracing'
-    and 'is a torch.func transform active' tests (looked up once)."""
+    """torch's 'is this a functorch wrapper', 'are we compiling or exporting' and 'is
+    a torch.func transform active' tests (looked up once)."""
     global _TORCH_TRACING
     if _TORCH_TRACING is None:
         import torch
 
         wrapped = getattr(getattr(torch._C, "_functorch", None), "is_functorch_wrapped_tensor", None)
         compiling = getattr(getattr(torch, "compiler", None), "is_compiling", None)
-        dynamo = getattr(getattr(torch, "compiler", None), "is_dynamo_compiling", None) or compiling
         active = getattr(torch._C, "_are_functorch_transforms_active", None)
         no = lambda *a: False  # noqa: E731 - an older torch without the test
-        _TORCH_TRACING = (wrapped or no, compiling or no, dynamo or no, active or no)
+        _TORCH_TRACING = (wrapped or no, compiling or no, active or no)
     return _TORCH_TRACING
 
 
@@ -339,7 +338,7 @@ def is_concrete(x: Any, kind: str | None = None) -> bool:
     if k is None or k == "numpy":
         return True
     if k == "torch":
-        wrapped, compiling, _, _ = _TORCH_TRACING or _torch_tracing_checks()
+        wrapped, compiling, _ = _TORCH_TRACING or _torch_tracing_checks()
         return not (wrapped(x) or compiling() or x.is_meta)
     if k == "jax":
         import jax
@@ -353,8 +352,8 @@ def is_concrete(x: Any, kind: str | None = None) -> bool:
 def scalar_value(x: Any) -> Any:
     """The one value of a 0-d NumPy array or torch tensor as a Python number, or
     ``None`` where it cannot be read cheaply: other arrays and libraries, and torch
-    tensors under ``torch.func`` transforms or ``torch.compile``, or without a value
-    (meta, fake).
+    tensors under ``torch.func`` transforms, ``torch.compile`` or ``torch.export``, or
+    without a value (meta tensors).
 
     The argument checks' fast lane: distributions are most often built from 0-d
     parameters on every call, and reading one value costs less than any array
@@ -367,11 +366,11 @@ def scalar_value(x: Any) -> Any:
     if k == "numpy":
         return x.item()
     if k == "torch":
-        _, _, dynamo, transforms_active = _TORCH_TRACING or _torch_tracing_checks()
-        if transforms_active() or dynamo():  # as is_concrete (and dynamo would break its graph)
+        _, compiling, transforms_active = _TORCH_TRACING or _torch_tracing_checks()
+        if transforms_active() or compiling():  # as is_concrete (torch.compile, torch.export)
             return None
         try:
             return x.item()  # item() does not warn about requires_grad as float() does
-        except Exception:  # no value to read here (meta, fake or batched tensors)
+        except Exception:  # no value to read here (meta tensors)
             return None
     return None

@@ -108,7 +108,7 @@ def _tape_vjp(b: Any, fn: Callable[..., Any], primals: tuple) -> tuple[Any, Call
 
         for o, g in zip(outs, cts):
             if tuple(g.shape) != tuple(o.shape):
-                raise ValueError(f"cotangent has shape {tuple(g.shape)}, the output has shape {tuple(o.shape)}")
+                raise _shape_error(g, o)
             add(o, g)
         for prim, rb, args, arrays, out, static in reversed(tape):
             g = acc.pop(id(out), None)
@@ -130,7 +130,7 @@ def _one_operation_pullback(xp: Any, record: tuple, primals: tuple) -> Callable[
 
     def pullback(cotangent: Any) -> tuple:
         if tuple(cotangent.shape) != tuple(out.shape):
-            raise ValueError(f"cotangent has shape {tuple(cotangent.shape)}, the output has shape {tuple(out.shape)}")
+            raise _shape_error(cotangent, out)
         grads = prim._backward(rb, arrays, out, cotangent, static)
         res = []
         for p in primals:
@@ -142,3 +142,7 @@ def _one_operation_pullback(xp: Any, record: tuple, primals: tuple) -> Callable[
         return tuple(res)
 
     return pullback
+
+
+def _shape_error(g: Any, out: Any) -> ValueError:
+    return ValueError(f"cotangent has shape {tuple(g.shape)}, the output has shape {tuple(out.shape)}")

@@ -354,9 +354,10 @@ class LocationScale(Distribution):
             # dtype is applied (so a uniform close to 1 never rounds to 1 first).
             with quiet_numpy():
                 eps = to_standard(b.xp, eps)
-        if eps.dtype == dtype:  # float32/float64: the noise is in the parameters' dtype
+        # float32/float64: the noise is in the parameters' dtype and nothing is clipped.
+        bound = None if eps.dtype == dtype else _narrow_bound(b, dtype)
+        if bound is None:
             return self._rsample_prim.apply(b, dtype, self.loc, self.scale, eps)
-        bound = _narrow_bound(b, dtype)
         # Noise beyond the narrow dtype's range (only a heavy tail such as the
         # Cauchy's gets there) saturates too, like the draws.
         eps = b.xp.clip(eps, min=-bound, max=bound)
