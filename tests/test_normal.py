@@ -314,3 +314,38 @@ def test_score_is_the_per_sample_vjp_of_log_prob(be, dtype):
     g_loc, g_scale = pullback(be.xp.ones_like(x))
     np.testing.assert_allclose(be.to_numpy(g_loc), be.to_numpy(s["loc"]).sum(0), rtol=1e-5 if dtype == "float32" else 1e-12)
     np.testing.assert_allclose(be.to_numpy(g_scale), be.to_numpy(s["scale"]).sum(0), rtol=1e-5 if dtype == "float32" else 1e-12)
+
+
+@pytest.mark.parametrize("family", ["Normal", "Gumbel", "Laplace", "Cauchy", "Logistic"])
+def test_rsample_fast_path_equals_the_general_path(be, dtype, family, monkeypatch):
+    """With the backend's own generator, LocationScale.rsample keeps its decisions per
+    signature (_rsample_fast); its draws and gradients must equal the general path's."""
+    if be.kind not in ("numpy", "torch"):
+        pytest.skip("native generators of NumPy and torch")
+    from diffsample.distributions import base
+
+    def generator(seed):
+        if be.kind == "numpy":
+            return np.random.default_rng(seed)
+        import torch
+
+        return torch.Generator().manual_seed(seed)
+
+    cls = getattr(ds, family)
+    loc, scale = be.asarray([0.5, -1.0], dtype), be.asarray([2.0, 0.25], dtype)
+
+    def draws():
+        return ds.vjp(lambda m, s: cls(m, s).rsample(generator(3), (4,)), loc, scale)
+
+    base._RSAMPLE_FAST.clear()
+    fast_x, fast_pb = draws()
+    assert any(f is not None for f in base._RSAMPLE_FAST.values())  # the fast path was taken
+    monkeypatch.setattr(base, "_rsample_fast", lambda *a: None)  # the general path only
+    base._RSAMPLE_FAST.clear()
+    x, pb = draws()
+    base._RSAMPLE_FAST.clear()
+    assert x.dtype == fast_x.dtype
+    np.testing.assert_array_equal(be.to_numpy(fast_x), be.to_numpy(x))
+    g = be.xp.ones_like(x)
+    for a, b in zip(fast_pb(g), pb(g)):
+        np.testing.assert_array_equal(be.to_numpy(a), be.to_numpy(b))

@@ -9,7 +9,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from .namespace import _TYPE_CACHE, Backend, _is_floating, backend_of, float_dtype, is_concrete, kind_of, scalar_value
+from . import namespace as _namespace
+from .namespace import _TYPE_CACHE, Backend, _is_floating, _torch_tracing_checks, backend_of, float_dtype, is_concrete, kind_of, scalar_value
 
 __all__ = ["resolve_params", "broadcast_shape", "broadcast_shapes", "check_positive", "check_not_nan", "check_finite", "shape_of"]
 
@@ -49,7 +50,15 @@ def resolve_params(names: tuple, vals: tuple) -> tuple[Backend, tuple[int, ...],
     first = vals[0] if vals else None
     t = type(first)
     hit = _TYPE_CACHE.get(t)
-    if hit is not None:
+    if hit is not None and len(vals) == 2 and hit[0] == "torch":
+        # Two torch parameters (loc/scale, low/high): the most common call, straight-line.
+        second = vals[1]
+        shape, dt, dev = first.shape, first.dtype, first.device
+        if type(second) is t and second.dtype == dt and second.shape == shape and second.device == dev:
+            b = _SAME.get((dt, dev))
+            if b is not None:
+                return b, tuple(shape), dt
+    elif hit is not None:
         kind = hit[0]
         if kind == "torch":
             shape, dt, dev = first.shape, first.dtype, first.device
@@ -140,6 +149,7 @@ def _check(b: Backend, name: str, x: Any, ok_fn: Any, what: str) -> None:
 _INF = float("inf")
 
 
+
 def check_not_nan(b: Backend, name: str, x: Any) -> None:
     """No NaN in ``x``."""
     v = scalar_value(x)
@@ -165,3 +175,24 @@ def check_positive(b: Backend, name: str, x: Any) -> None:
         _check(b, name, x, lambda b, v: (v > 0) & (v < _INF) if b is not None else 0 < v < _INF, "positive and finite")
     elif not 0 < v < _INF:
         raise ValueError(f"{name} must be positive and finite, got {v!r}")
+
+
+def loc_scale_ok(loc: Any, scale: Any) -> bool:
+    """The location-scale checks' fast lane: True when ``loc`` and ``scale`` are 0-d
+    NumPy arrays or torch tensors whose values can be read (as for
+    :func:`~diffsample._lib.namespace.scalar_value`), ``loc`` finite and ``scale``
+    positive and finite.  False says nothing more: then run ``check_finite`` and
+    ``check_positive``, which name the parameter and the bad value.
+    """
+    hit = _TYPE_CACHE.get(type(loc))
+    if hit is None or type(scale) is not type(loc) or loc.ndim or scale.ndim:
+        return False
+    if hit[0] == "torch":
+        _, compiling, transforms_active = _namespace._TORCH_TRACING or _torch_tracing_checks()
+        if transforms_active() or compiling():
+            return False
+        try:
+            return abs(loc.item()) < _INF and 0 < scale.item() < _INF  # check_finite's and check_positive's rules
+        except Exception:  # no values to read (meta tensors)
+            return False
+    return hit[0] == "numpy" and abs(loc.item()) < _INF and 0 < scale.item() < _INF

@@ -178,11 +178,22 @@ class Primitive:
         """
         try:
             run = self._runs[b.kind, out_dtype]
-        except KeyError:
-            run = self._runs[b.kind, out_dtype] = _adapters.runner(self, b.kind, out_dtype, compute_dtype(b, out_dtype))
-        except TypeError:  # an unhashable dtype object: no cache
-            run = _adapters.runner(self, b.kind, out_dtype, compute_dtype(b, out_dtype))
+        except (KeyError, TypeError):
+            run = self.runner(b, out_dtype)
         return run(b, args, static)
+
+    def runner(self, b: Backend, out_dtype: Any) -> Callable[[Backend, tuple, dict], Any]:
+        """The call path ``run(b, args, static) -> out`` that :meth:`apply` takes on
+        backend kind ``b.kind`` with result dtype ``out_dtype`` (decided once, kept)."""
+        key = (b.kind, out_dtype)
+        try:
+            return self._runs[key]
+        except KeyError:
+            pass
+        except TypeError:  # an unhashable dtype object: no cache
+            return _adapters.runner(self, b.kind, out_dtype, compute_dtype(b, out_dtype))
+        run = self._runs[key] = _adapters.runner(self, b.kind, out_dtype, compute_dtype(b, out_dtype))
+        return run
 
 
 def primitive(

@@ -7,9 +7,9 @@ from typing import Any, Callable, Sequence
 
 from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_dtype
 from .._lib.ops import quiet_numpy, stop_gradient
-from .._lib.validate import broadcast_shape, check_finite, check_positive, resolve_params, shape_of
+from .._lib.validate import broadcast_shape, check_finite, check_positive, loc_scale_ok, resolve_params, shape_of
 from ..autodiff import primitive
-from ..random.streams import draw
+from ..random.streams import draw, generator_drawer
 
 __all__ = ["Distribution", "LocationScale"]
 
@@ -219,6 +219,37 @@ _ls_stddev.example(_ls_example({"s": math.pi / math.sqrt(3.0)}))
 _ls_entropy.example(_ls_example({"h": 2.0}))
 
 
+# (family, backend kind, dtype, key type) -> LocationScale.rsample without the general
+# steps, or None where the general path is needed (see _rsample_fast).
+_RSAMPLE_FAST: dict[tuple, Any] = {}
+_NO_STATIC: dict = {}
+
+
+def _rsample_fast(cls: type, b: Backend, dtype: Any, key: Any) -> Any:
+    """``LocationScale.rsample`` for one signature, its decisions taken once: the
+    backend's own generator (whose draws do not depend on the stream setting) and a
+    float32/float64 dtype, so the noise drawer and the primitive's call path are known.
+    ``None`` (also kept) for any other key or dtype.
+    """
+    drawer = generator_drawer(key, b)
+    if drawer is None or compute_dtype(b, dtype) != dtype:
+        _RSAMPLE_FAST[cls, b.kind, dtype, type(key)] = None
+        return None
+    run = cls._rsample_prim.runner(b, dtype)
+    what, to_standard = cls._noise, cls._to_standard
+
+    def fast(d: Any, key: Any, shape: tuple) -> Any:
+        db = d._backend
+        eps = drawer(db, key, what, shape, dtype)
+        if to_standard is not None:
+            with quiet_numpy():
+                eps = to_standard(db.xp, eps)
+        return run(db, (d.loc, d.scale, eps), _NO_STATIC)
+
+    _RSAMPLE_FAST[cls, b.kind, dtype, type(key)] = fast
+    return fast
+
+
 class LocationScale(Distribution):
     """Base of the location-scale families: ``X = loc + scale * Z``, ``Z`` standard.
 
@@ -313,7 +344,7 @@ class LocationScale(Distribution):
         self.loc = loc
         self.scale = scale
         self._backend, self.batch_shape, self.dtype = resolve_params(self._params, (loc, scale))
-        if validate_args:
+        if validate_args and not loc_scale_ok(loc, scale):  # not two valid 0-d values
             self._validate()
 
     def _validate(self) -> None:
@@ -347,7 +378,16 @@ class LocationScale(Distribution):
         """
         b = self._backend
         dtype = self.dtype
-        eps = draw(self._noise, key, self._extended_shape(sample_shape), b, dtype)
+        shape = self._extended_shape(sample_shape)
+        try:
+            fast = _RSAMPLE_FAST[type(self), b.kind, dtype, type(key)]
+        except KeyError:
+            fast = _rsample_fast(type(self), b, dtype, key)
+        except TypeError:  # an unhashable dtype object
+            fast = None
+        if fast is not None:
+            return fast(self, key, shape)
+        eps = draw(self._noise, key, shape, b, dtype)
         to_standard = self._to_standard
         if to_standard is not None:
             # The standard noise is formed in float32/float64, before the parameters'

@@ -111,15 +111,16 @@ _LOCAL = threading.local()
 def _numpy_keyed(np: Any, seed: int) -> Any:
     """``Generator(Philox(key=seed))`` in its initial state (the same numbers)."""
     try:
-        bg, rng = _LOCAL.numpy
+        bg, rng, zeros, key = _LOCAL.numpy
     except AttributeError:
         bg = np.random.Philox(key=seed)
         rng = np.random.Generator(bg)
-        _LOCAL.numpy = (bg, rng)
-    zeros = np.zeros(4, np.uint64)
+        zeros, key = np.zeros(4, np.uint64), np.zeros(2, np.uint64)
+        _LOCAL.numpy = (bg, rng, zeros, key)
+    key[0] = seed  # the state setter copies the values, so the arrays are reused
     bg.state = {
         "bit_generator": "Philox",
-        "state": {"counter": zeros, "key": np.array([seed, 0], np.uint64)},
+        "state": {"counter": zeros, "key": key},
         "buffer": zeros,
         "buffer_pos": 4,
         "has_uint32": 0,
@@ -256,6 +257,20 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
         keyed, drawer = native
         return drawer(b, keyed(b, src), what, shape, dt)
     return _portable(b, src, what, shape, dt)
+
+
+def generator_drawer(key: Any, b: Backend) -> Any:
+    """The drawer ``(b, rng, what, shape, dtype) -> noise`` that :func:`draw` uses when
+    ``key`` is backend ``b``'s own generator, or ``None`` for any other key.
+
+    Draws from a generator do not depend on the stream setting, so a caller may keep
+    the drawer for later calls with generators of this type (``dtype`` must then be
+    its own compute dtype: float32 or float64).
+    """
+    src = resolve_source(key)
+    if src.kind == "generator" and src.owner == b.kind and b.kind in _NATIVE:
+        return _NATIVE[b.kind][1]
+    return None
 
 
 def _public(what: str, key: Any, shape: Any, dtype: Any, like: Any) -> Any:
