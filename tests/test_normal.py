@@ -318,11 +318,13 @@ def test_score_is_the_per_sample_vjp_of_log_prob(be, dtype):
 
 @pytest.mark.parametrize("family", ["Normal", "Gumbel", "Laplace", "Cauchy", "Logistic"])
 def test_rsample_fast_path_equals_the_general_path(be, dtype, family, monkeypatch):
-    """With the backend's own generator, LocationScale.rsample keeps its decisions per
-    signature (_rsample_fast); its draws and gradients must equal the general path's."""
+    """With the backend's own generator, LocationScale.rsample takes the drawer kept in
+    GENERATOR_DRAWERS instead of draw(); its draws and gradients must equal the
+    general path's."""
     if be.kind not in ("numpy", "torch"):
         pytest.skip("native generators of NumPy and torch")
     from diffsample.distributions import base
+    from diffsample.random import streams
 
     def generator(seed):
         if be.kind == "numpy":
@@ -337,15 +339,58 @@ def test_rsample_fast_path_equals_the_general_path(be, dtype, family, monkeypatc
     def draws():
         return ds.vjp(lambda m, s: cls(m, s).rsample(generator(3), (4,)), loc, scale)
 
-    base._RSAMPLE_FAST.clear()
+    streams.GENERATOR_DRAWERS.clear()
     fast_x, fast_pb = draws()
-    assert any(f is not None for f in base._RSAMPLE_FAST.values())  # the fast path was taken
-    monkeypatch.setattr(base, "_rsample_fast", lambda *a: None)  # the general path only
-    base._RSAMPLE_FAST.clear()
+    assert any(f is not None for f in streams.GENERATOR_DRAWERS.values())  # the fast path was taken
+    monkeypatch.setattr(base, "generator_drawer", lambda *a: None)  # the general path only
+    streams.GENERATOR_DRAWERS.clear()
     x, pb = draws()
-    base._RSAMPLE_FAST.clear()
+    streams.GENERATOR_DRAWERS.clear()
     assert x.dtype == fast_x.dtype
     np.testing.assert_array_equal(be.to_numpy(fast_x), be.to_numpy(x))
     g = be.xp.ones_like(x)
     for a, b in zip(fast_pb(g), pb(g)):
         np.testing.assert_array_equal(be.to_numpy(a), be.to_numpy(b))
+
+
+def test_subclasses_keep_their_checks_and_noise(be):
+    """The fast lanes read everything from the instance: a subclass's own _validate
+    runs for 0-d parameters too, and its noise kind is used (an unknown one raises)
+    also with the backend's own generator."""
+    if be.kind not in ("numpy", "torch"):
+        pytest.skip("native generators of NumPy and torch")
+
+    class Bounded(ds.Normal):
+        def _validate(self):
+            super()._validate()
+            if float(self.scale) > 10:
+                raise ValueError("scale too big for Bounded")
+
+    with pytest.raises(ValueError, match="too big"):
+        Bounded(be.asarray(0.0, "float64"), be.asarray(100.0, "float64"))
+    with pytest.raises(ValueError, match="scale must be positive"):
+        Bounded(be.asarray(0.0, "float64"), be.asarray(-1.0, "float64"))
+
+    if be.kind == "numpy":
+        gen = np.random.default_rng
+    else:
+        import torch
+
+        def gen(seed):
+            return torch.Generator().manual_seed(seed)
+
+    zero, one = be.asarray(0.0, "float64"), be.asarray(1.0, "float64")
+    ds.Normal(zero, one).rsample(gen(0), (3,))  # the generator's drawer is now kept
+
+    class LogUniform(ds.Normal):
+        _noise = "uniform"
+        _to_standard = staticmethod(lambda xp, u: xp.log(u))
+
+    x = be.to_numpy(LogUniform(zero, one).rsample(gen(0), (1000,)))
+    assert np.all(x < 0) and abs(x.mean() + 1) < 0.15  # log of a uniform: mean -1
+
+    class BadNoise(ds.Normal):
+        _noise = "laplace"
+
+    with pytest.raises(ValueError, match="unknown noise kind 'laplace'"):
+        BadNoise(zero, one).rsample(gen(0), (3,))

@@ -149,7 +149,6 @@ def _check(b: Backend, name: str, x: Any, ok_fn: Any, what: str) -> None:
 _INF = float("inf")
 
 
-
 def check_not_nan(b: Backend, name: str, x: Any) -> None:
     """No NaN in ``x``."""
     v = scalar_value(x)

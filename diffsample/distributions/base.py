@@ -9,7 +9,7 @@ from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_
 from .._lib.ops import quiet_numpy, stop_gradient
 from .._lib.validate import broadcast_shape, check_finite, check_positive, loc_scale_ok, resolve_params, shape_of
 from ..autodiff import primitive
-from ..random.streams import draw, generator_drawer
+from ..random.streams import GENERATOR_DRAWERS, draw, generator_drawer
 
 __all__ = ["Distribution", "LocationScale"]
 
@@ -219,35 +219,7 @@ _ls_stddev.example(_ls_example({"s": math.pi / math.sqrt(3.0)}))
 _ls_entropy.example(_ls_example({"h": 2.0}))
 
 
-# (family, backend kind, dtype, key type) -> LocationScale.rsample without the general
-# steps, or None where the general path is needed (see _rsample_fast).
-_RSAMPLE_FAST: dict[tuple, Any] = {}
-_NO_STATIC: dict = {}
-
-
-def _rsample_fast(cls: type, b: Backend, dtype: Any, key: Any) -> Any:
-    """``LocationScale.rsample`` for one signature, its decisions taken once: the
-    backend's own generator (whose draws do not depend on the stream setting) and a
-    float32/float64 dtype, so the noise drawer and the primitive's call path are known.
-    ``None`` (also kept) for any other key or dtype.
-    """
-    drawer = generator_drawer(key, b)
-    if drawer is None or compute_dtype(b, dtype) != dtype:
-        _RSAMPLE_FAST[cls, b.kind, dtype, type(key)] = None
-        return None
-    run = cls._rsample_prim.runner(b, dtype)
-    what, to_standard = cls._noise, cls._to_standard
-
-    def fast(d: Any, key: Any, shape: tuple) -> Any:
-        db = d._backend
-        eps = drawer(db, key, what, shape, dtype)
-        if to_standard is not None:
-            with quiet_numpy():
-                eps = to_standard(db.xp, eps)
-        return run(db, (d.loc, d.scale, eps), _NO_STATIC)
-
-    _RSAMPLE_FAST[cls, b.kind, dtype, type(key)] = fast
-    return fast
+_UNSET = object()
 
 
 class LocationScale(Distribution):
@@ -344,10 +316,12 @@ class LocationScale(Distribution):
         self.loc = loc
         self.scale = scale
         self._backend, self.batch_shape, self.dtype = resolve_params(self._params, (loc, scale))
-        if validate_args and not loc_scale_ok(loc, scale):  # not two valid 0-d values
+        if validate_args:
             self._validate()
 
     def _validate(self) -> None:
+        if loc_scale_ok(self.loc, self.scale):  # two valid 0-d values, read once each
+            return
         b = self._backend
         check_finite(b, "loc", self.loc)
         check_positive(b, "scale", self.scale)
@@ -380,13 +354,20 @@ class LocationScale(Distribution):
         dtype = self.dtype
         shape = self._extended_shape(sample_shape)
         try:
-            fast = _RSAMPLE_FAST[type(self), b.kind, dtype, type(key)]
-        except KeyError:
-            fast = _rsample_fast(type(self), b, dtype, key)
+            drawer = GENERATOR_DRAWERS.get((b.kind, dtype, type(key)), _UNSET)
         except TypeError:  # an unhashable dtype object
-            fast = None
-        if fast is not None:
-            return fast(self, key, shape)
+            drawer = None
+        if drawer is _UNSET:
+            drawer = generator_drawer(key, b, dtype)
+        if drawer is not None:
+            # The backend's own generator at a float32/float64 dtype: draw's decisions are
+            # known (generators ignore the stream setting) and nothing is clipped.
+            eps = drawer(b, key, self._noise, shape, dtype)
+            to_standard = self._to_standard
+            if to_standard is not None:
+                with quiet_numpy():
+                    eps = to_standard(b.xp, eps)
+            return self._rsample_prim.apply(b, dtype, self.loc, self.scale, eps)
         eps = draw(self._noise, key, shape, b, dtype)
         to_standard = self._to_standard
         if to_standard is not None:

@@ -154,6 +154,8 @@ def _numpy_native(b: Backend, rng: Any, what: str, shape: tuple, dt: Any) -> Any
         u = rng.random(shape, dtype=dt)
         fi = np.finfo(dt)
         return np.clip(u, fi.smallest_normal, 1.0 - fi.eps / 2, out=u)
+    if what != "gumbel":
+        raise ValueError(f"unknown noise kind {what!r}")
     e = rng.standard_exponential(shape, dtype=dt)
     np.maximum(e, np.finfo(dt).smallest_normal, out=e)
     np.log(e, out=e)
@@ -173,6 +175,8 @@ def _torch_native(b: Backend, g: Any, what: str, shape: tuple, dt: Any) -> Any:
     u = torch.rand(*size, generator=g, dtype=dt, device=b.device).clamp_(fi.tiny, 1.0 - fi.eps / 2)
     if what == "uniform":
         return u
+    if what != "gumbel":
+        raise ValueError(f"unknown noise kind {what!r}")
     return u.log_().neg_().log_().neg_()  # -log(-log u), in place (exponential_ is 2-4x slower)
 
 
@@ -184,6 +188,8 @@ def _jax_native(b: Backend, k: Any, what: str, shape: tuple, dt: Any) -> Any:
     if what in ("uniform", "uniform01"):
         xp = b.xp
         return _clip_open(xp, jax.random.uniform(k, shape, dt, minval=float(xp.finfo(dt).smallest_normal)), dt)
+    if what != "gumbel":
+        raise ValueError(f"unknown noise kind {what!r}")
     return jax.random.gumbel(k, shape, dt)
 
 
@@ -192,7 +198,11 @@ def _cupy_native(b: Backend, rs: Any, what: str, shape: tuple, dt: Any) -> Any:
         return rs.standard_normal(shape, dtype=dt)
     xp = b.xp
     u = _clip_open(xp, rs.random_sample(shape, dtype=dt), dt)
-    return u if what in ("uniform", "uniform01") else -xp.log(-xp.log(u))
+    if what in ("uniform", "uniform01"):
+        return u
+    if what != "gumbel":
+        raise ValueError(f"unknown noise kind {what!r}")
+    return -xp.log(-xp.log(u))
 
 
 def _cupy_keyed(b: Backend, src: Source) -> Any:
@@ -259,18 +269,30 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     return _portable(b, src, what, shape, dt)
 
 
-def generator_drawer(key: Any, b: Backend) -> Any:
-    """The drawer ``(b, rng, what, shape, dtype) -> noise`` that :func:`draw` uses when
-    ``key`` is backend ``b``'s own generator, or ``None`` for any other key.
+# (backend kind, dtype, key type) -> the drawer for that backend's own generators, or
+# None for other keys and dtypes: filled by generator_drawer, read by callers directly.
+GENERATOR_DRAWERS: dict[tuple, Any] = {}
 
-    Draws from a generator do not depend on the stream setting, so a caller may keep
-    the drawer for later calls with generators of this type (``dtype`` must then be
-    its own compute dtype: float32 or float64).
+
+def generator_drawer(key: Any, b: Backend, dtype: Any) -> Any:
+    """The drawer ``(b, rng, what, shape, dtype) -> noise`` that :func:`draw` uses when
+    ``key`` is backend ``b``'s own generator and ``dtype`` its own compute dtype
+    (float32/float64), or ``None``; kept in ``GENERATOR_DRAWERS`` by (backend kind,
+    dtype, key type).
+
+    Draws from a generator do not depend on the stream setting, so a sampler called
+    again with a generator of this type may take the drawer from ``GENERATOR_DRAWERS``
+    and skip :func:`draw`'s general steps.  The drawers reject unknown noise kinds.
     """
     src = resolve_source(key)
-    if src.kind == "generator" and src.owner == b.kind and b.kind in _NATIVE:
-        return _NATIVE[b.kind][1]
-    return None
+    drawer = None
+    if src.kind == "generator" and src.owner == b.kind and b.kind in _NATIVE and compute_dtype(b, dtype) == dtype:
+        drawer = _NATIVE[b.kind][1]
+    try:
+        GENERATOR_DRAWERS[b.kind, dtype, type(key)] = drawer
+    except TypeError:  # an unhashable dtype object: not kept
+        pass
+    return drawer
 
 
 def _public(what: str, key: Any, shape: Any, dtype: Any, like: Any) -> Any:
