@@ -26,6 +26,7 @@ __all__ = [
     "asarray",
     "is_concrete",
     "scalar_value",
+    "torch_values_readable",
 ]
 
 # Kinds we know by the top-level module that defines the array type.
@@ -366,11 +367,18 @@ def scalar_value(x: Any) -> Any:
     if k == "numpy":
         return x.item()
     if k == "torch":
-        _, compiling, transforms_active = _TORCH_TRACING or _torch_tracing_checks()
-        if transforms_active() or compiling():  # as is_concrete (torch.compile, torch.export)
+        if not torch_values_readable():
             return None
         try:
             return x.item()  # item() does not warn about requires_grad as float() does
         except Exception:  # no value to read here (meta tensors)
             return None
     return None
+
+
+def torch_values_readable() -> bool:
+    """False under ``torch.func`` transforms, ``torch.compile`` and ``torch.export``
+    (as :func:`is_concrete`), where reading a tensor's value with ``item()`` fails or
+    breaks the trace; the one place the value-reading checks ask."""
+    _, compiling, transforms_active = _TORCH_TRACING or _torch_tracing_checks()
+    return not (transforms_active() or compiling())

@@ -9,8 +9,17 @@ from __future__ import annotations
 
 from typing import Any
 
-from . import namespace as _namespace
-from .namespace import _TYPE_CACHE, Backend, _is_floating, _torch_tracing_checks, backend_of, float_dtype, is_concrete, kind_of, scalar_value
+from .namespace import (
+    _TYPE_CACHE,
+    Backend,
+    _is_floating,
+    backend_of,
+    float_dtype,
+    is_concrete,
+    kind_of,
+    scalar_value,
+    torch_values_readable,
+)
 
 __all__ = ["resolve_params", "broadcast_shape", "broadcast_shapes", "check_positive", "check_not_nan", "check_finite", "shape_of"]
 
@@ -187,8 +196,7 @@ def loc_scale_ok(loc: Any, scale: Any) -> bool:
     if hit is None or type(scale) is not type(loc) or loc.ndim or scale.ndim:
         return False
     if hit[0] == "torch":
-        _, compiling, transforms_active = _namespace._TORCH_TRACING or _torch_tracing_checks()
-        if transforms_active() or compiling():
+        if not torch_values_readable():
             return False
         try:
             return abs(loc.item()) < _INF and 0 < scale.item() < _INF  # check_finite's and check_positive's rules

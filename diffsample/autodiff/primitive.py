@@ -179,10 +179,10 @@ class Primitive:
         try:
             run = self._runs[b.kind, out_dtype]
         except (KeyError, TypeError):
-            run = self.runner(b, out_dtype)
+            run = self._runner(b, out_dtype)
         return run(b, args, static)
 
-    def runner(self, b: Backend, out_dtype: Any) -> Callable[[Backend, tuple, dict], Any]:
+    def _runner(self, b: Backend, out_dtype: Any) -> Callable[[Backend, tuple, dict], Any]:
         """The call path ``run(b, args, static) -> out`` that :meth:`apply` takes on
         backend kind ``b.kind`` with result dtype ``out_dtype`` (decided once, kept)."""
         key = (b.kind, out_dtype)
