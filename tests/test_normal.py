@@ -19,12 +19,12 @@ from diffsample.testing import check_primitive
 ALPHA = 1e-3
 
 NORMAL_PRIMS = [
-    normal_mod._rsample,
     normal_mod._log_prob,
     normal_mod._cdf,
     normal_mod._log_cdf,
     normal_mod._icdf,
-    # the location-scale moments, shared by every location-scale family
+    # the location-scale draws and moments, shared by every location-scale family
+    base_mod._ls_rsample,
     base_mod._ls_entropy,
     base_mod._ls_mean,
     base_mod._ls_variance,

@@ -56,18 +56,23 @@ def resolve_params(names: tuple, vals: tuple) -> tuple[Backend, tuple[int, ...],
     One pass in the common case (NumPy or torch arrays of one type, shape, floating
     dtype and device); otherwise the three general functions.
     """
-    first = vals[0] if vals else None
-    t = type(first)
-    hit = _TYPE_CACHE.get(t)
-    if hit is not None and len(vals) == 2 and hit[0] == "torch":
-        # Two torch parameters (loc/scale, low/high): the most common call, straight-line.
-        second = vals[1]
-        shape, dt, dev = first.shape, first.dtype, first.device
-        if type(second) is t and second.dtype == dt and second.shape == shape and second.device == dev:
-            b = _SAME.get((dt, dev))
-            if b is not None:
-                return b, tuple(shape), dt
-    elif hit is not None:
+    if len(vals) == 2:
+        # Two parameters (loc/scale, low/high), the most common call: straight-line
+        # for two torch tensors of one dtype, shape and device.
+        first, second = vals
+        t = type(first)
+        hit = _TYPE_CACHE.get(t)
+        if hit is not None and hit[0] == "torch" and type(second) is t:
+            dt, dev, shape = first.dtype, first.device, first.shape
+            if second.dtype == dt and second.device == dev and second.shape == shape:
+                b = _SAME.get((dt, dev))
+                if b is not None:
+                    return b, tuple(shape), dt
+    else:
+        first = vals[0] if vals else None
+        t = type(first)
+        hit = _TYPE_CACHE.get(t)
+    if hit is not None:
         kind = hit[0]
         if kind == "torch":
             shape, dt, dev = first.shape, first.dtype, first.device
@@ -186,20 +191,22 @@ def check_positive(b: Backend, name: str, x: Any) -> None:
 
 
 def loc_scale_ok(loc: Any, scale: Any) -> bool:
-    """The location-scale checks' fast lane: True when ``loc`` and ``scale`` are 0-d
-    NumPy arrays or torch tensors whose values can be read (as for
+    """The location-scale checks' fast lane, for one-element ``loc`` and ``scale``
+    (the caller knows the batch shape is ``()``): True when they are NumPy arrays or
+    torch tensors of one type whose values can be read (as for
     :func:`~diffsample._lib.namespace.scalar_value`), ``loc`` finite and ``scale``
     positive and finite.  False says nothing more: then run ``check_finite`` and
     ``check_positive``, which name the parameter and the bad value.
     """
     hit = _TYPE_CACHE.get(type(loc))
-    if hit is None or type(scale) is not type(loc) or loc.ndim or scale.ndim:
+    if hit is None or type(scale) is not type(loc):
         return False
-    if hit[0] == "torch":
-        if not torch_values_readable():
-            return False
-        try:
-            return abs(loc.item()) < _INF and 0 < scale.item() < _INF  # check_finite's and check_positive's rules
-        except Exception:  # no values to read (meta tensors)
-            return False
-    return hit[0] == "numpy" and abs(loc.item()) < _INF and 0 < scale.item() < _INF
+    kind = hit[0]
+    if kind == "torch" and not torch_values_readable():
+        return False
+    if kind != "torch" and kind != "numpy":
+        return False
+    try:
+        return abs(loc.item()) < _INF and 0 < scale.item() < _INF  # check_finite's and check_positive's rules
+    except Exception:  # no values to read (torch meta tensors), or more than one
+        return False

@@ -162,6 +162,20 @@ def _nan_of_batch(dist: Distribution) -> Any:
 
 
 # ------------------------------------------------------- location-scale families
+# Draws of every family: X = loc + scale * eps for the family's standard noise eps (no
+# gradient), clipped to [-bound, bound] for float16/bfloat16 parameters.  torch and JAX
+# differentiate the forward themselves (it is exact); the VJP serves the other backends.
+@primitive(name="location_scale.rsample", nondiff=(2,), trust_autodiff=True)
+def _ls_rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
+    x = loc + scale * eps
+    return x if bound is None else xp.clip(x, min=-bound, max=bound)
+
+
+@_ls_rsample.defvjp
+def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, bound: float | None = None) -> tuple:
+    return g, (g * inputs[2] if needs[1] else None), None
+
+
 # Moments of X = loc + scale * Z for a standard Z, one primitive each for every family;
 # the family's constants come in as static arguments:
 #   mean = loc + m scale,  variance = v scale**2,  stddev = s scale,  entropy = h + log(scale).
@@ -212,6 +226,12 @@ def _ls_example(static: dict) -> Callable[[Any], tuple]:
     return make
 
 
+@_ls_rsample.example
+def _(rng: Any) -> tuple:
+    (loc, scale), _ = _ls_example({})(rng)
+    return (loc, scale, rng.standard_cauchy(size=(3, 5))), {}
+
+
 _ls_mean.example(_ls_example({"m": 0.5772156649015329}))
 _ls_mean.example(_ls_example({}))
 _ls_variance.example(_ls_example({"v": math.pi**2 / 3.0}))
@@ -256,10 +276,6 @@ class LocationScale(Distribution):
     A family sets these class attributes (primitives are module-level
     :func:`~diffsample.primitive` objects, each a forward with a hand-written VJP):
 
-    ``_rsample_prim``
-        ``(loc, scale, eps, bound=None) -> loc + scale * eps``, ``eps`` not
-        differentiated, the result clipped to ``[-bound, bound]`` when ``bound`` is
-        given.
     ``_log_prob_prim``, ``_cdf_prim``, ``_log_cdf_prim``
         ``(x, loc, scale)``.
     ``_icdf_prim``
@@ -302,7 +318,7 @@ class LocationScale(Distribution):
     _noise = "uniform"
     _to_standard: Callable[[Any, Any], Any] | None = None
     _log_prob_partials: Callable[..., tuple] | None = None
-    _rsample_prim: Any = None
+    _rsample_prim: Any = _ls_rsample  # (loc, scale, eps, bound=None) -> loc + scale * eps, clipped
     _log_prob_prim: Any = None
     _cdf_prim: Any = None
     _log_cdf_prim: Any = None
@@ -320,7 +336,7 @@ class LocationScale(Distribution):
             self._validate()
 
     def _validate(self) -> None:
-        if loc_scale_ok(self.loc, self.scale):  # two valid 0-d values, read once each
+        if not self.batch_shape and loc_scale_ok(self.loc, self.scale):  # two valid values, read once each
             return
         b = self._backend
         check_finite(b, "loc", self.loc)

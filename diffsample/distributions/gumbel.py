@@ -48,22 +48,6 @@ def _standard_icdf(xp: Any, p: Any) -> Any:
     return -xp.log(-xp.log(p))
 
 
-@primitive(name="gumbel.rsample", nondiff=(2,), trust_autodiff=True)
-def _rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
-    return _clip_bound(xp, loc + scale * eps, bound)
-
-
-@_rsample.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, bound: float | None = None) -> tuple:
-    return g, (g * inputs[2] if needs[1] else None), None
-
-
-@_rsample.example
-def _(rng: Any) -> tuple:
-    loc, scale = _params(rng)
-    return (loc, scale, rng.gumbel(size=(3, 5))), {}
-
-
 def _log_prob_partials(xp: Any, x: Any, loc: Any, scale: Any) -> tuple:
     # log_prob = -z - exp(-z) - log(scale), z = (x - loc) / scale
     z = _grad_z(xp, (x - loc) / scale)
@@ -210,5 +194,5 @@ class Gumbel(LocationScale):
 
     _to_standard = staticmethod(_standard_icdf)
     _log_prob_partials = staticmethod(_log_prob_partials)
-    _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
+    _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _log_prob, _cdf, _log_cdf, _icdf
     _mean_shift, _variance_factor, _entropy_const = _EULER, _PI2_6, 1.0 + _EULER

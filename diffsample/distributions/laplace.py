@@ -36,22 +36,6 @@ def _standard_icdf(xp: Any, p: Any) -> Any:
     return xp.copysign(lg, p - 0.5)
 
 
-@primitive(name="laplace.rsample", nondiff=(2,), trust_autodiff=True)
-def _rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
-    return _clip_bound(xp, loc + scale * eps, bound)
-
-
-@_rsample.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, bound: float | None = None) -> tuple:
-    return g, (g * inputs[2] if needs[1] else None), None
-
-
-@_rsample.example
-def _(rng: Any) -> tuple:
-    loc, scale = _params(rng)
-    return (loc, scale, rng.laplace(size=(3, 5))), {}
-
-
 def _log_prob_partials(xp: Any, x: Any, loc: Any, scale: Any) -> tuple:
     # log_prob = -|z| - log(2 scale); at z = 0 the sign is 0 (a subgradient).
     z = (x - loc) / scale
@@ -203,5 +187,5 @@ class Laplace(LocationScale):
 
     _to_standard = staticmethod(_standard_icdf)
     _log_prob_partials = staticmethod(_log_prob_partials)
-    _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
+    _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _log_prob, _cdf, _log_cdf, _icdf
     _mean_shift, _variance_factor, _entropy_const = 0.0, 2.0, 1.0 + _LN2

@@ -67,25 +67,6 @@ def _params(rng: Any, n: int = 5) -> tuple:
     return rng.normal(size=n), rng.uniform(0.5, 2.0, size=n)
 
 
-# ----------------------------------------------------------------------- rsample
-@primitive(name="logistic.rsample", nondiff=(2,), trust_autodiff=True)
-def _rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
-    x = loc + scale * eps
-    return x if bound is None else xp.clip(x, min=-bound, max=bound)
-
-
-@_rsample.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, bound: float | None = None) -> tuple:
-    _, _, eps = inputs
-    return g, (g * eps if needs[1] else None), None
-
-
-@_rsample.example
-def _(rng: Any) -> tuple:
-    loc, scale = _params(rng)
-    return (loc, scale, rng.logistic(size=(3, 5))), {}
-
-
 # ---------------------------------------------------------------------- log_prob
 @primitive(name="logistic.log_prob")
 @_quiet
@@ -269,7 +250,7 @@ class Logistic(LocationScale):
     """
 
     _to_standard = staticmethod(_std_logit)
-    _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _rsample, _log_prob, _cdf, _log_cdf, _icdf
+    _log_prob_prim, _cdf_prim, _log_cdf_prim, _icdf_prim = _log_prob, _cdf, _log_cdf, _icdf
     _mean_shift, _variance_factor, _entropy_const = 0.0, _PI2_3, 2.0
 
     def score(self, x: Any) -> dict[str, Any]:

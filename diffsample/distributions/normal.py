@@ -7,7 +7,7 @@ from typing import Any
 
 from .._lib import special
 from ..autodiff import primitive
-from .base import LocationScale, _clip_bound, _times
+from .base import LocationScale, _times
 
 __all__ = ["Normal"]
 
@@ -17,24 +17,6 @@ _SQRT_2PI = math.sqrt(2 * math.pi)
 
 def _params(rng: Any, n: int = 5) -> tuple:
     return rng.normal(size=n), rng.uniform(0.5, 2.0, size=n)
-
-
-# ----------------------------------------------------------------------- rsample
-@primitive(name="normal.rsample", nondiff=(2,), trust_autodiff=True)
-def _rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
-    return _clip_bound(xp, loc + scale * eps, bound)
-
-
-@_rsample.defvjp
-def _(xp: Any, inputs: tuple, out: Any, g: Any, needs: tuple, bound: float | None = None) -> tuple:
-    _, _, eps = inputs
-    return g, (g * eps if needs[1] else None), None
-
-
-@_rsample.example
-def _(rng: Any) -> tuple:
-    loc, scale = _params(rng)
-    return (loc, scale, rng.normal(size=(3, 5))), {}
 
 
 # ---------------------------------------------------------------------- log_prob
@@ -177,7 +159,7 @@ class Normal(LocationScale):
 
     _noise = "normal"  # standard already: no _to_standard
     _log_prob_partials = staticmethod(_log_prob_partials)
-    _rsample_prim, _log_prob_prim, _cdf_prim, _log_cdf_prim = _rsample, _log_prob, _cdf, _log_cdf
+    _log_prob_prim, _cdf_prim, _log_cdf_prim = _log_prob, _cdf, _log_cdf
     _mean_shift, _variance_factor, _entropy_const = 0.0, 1.0, 0.5 + _LOG_SQRT_2PI
 
     def icdf(self, p: Any) -> Any:
