@@ -198,3 +198,29 @@ def test_trust_autodiff_names_frameworks():
     assert p.trust_autodiff == frozenset({"torch"})
     with pytest.raises(ValueError, match="trust_autodiff"):
         ds.Primitive(lambda xp, x: x, name="tests.trust_bad", trust_autodiff=("numpy",))
+
+
+@ds.primitive(name="tests.trusted_affine", trust_autodiff=True)
+def trusted_affine(xp, a, b, c):
+    return a + b * c
+
+
+@trusted_affine.defvjp
+def _(xp, inputs, out, g):
+    return g, g * inputs[2], g * inputs[1]
+
+
+def test_trusted_call_converts_scalars_and_mixed_dtypes(be):
+    """The plain forward's call path (torch and JAX differentiate it themselves; the
+    tape backends record it) turns Python scalars into arrays and casts every input to
+    the result dtype before the forward runs: a product of two float32 inputs is not
+    rounded to float32 when the result is float64."""
+    a64 = be.asarray(np.array([0.5, 0.25]), "float64")
+    v = np.array([1.0 + 2.0**-20, 3.0])
+    b32, c32 = be.asarray(v, "float32"), be.asarray(v, "float32")
+    out = trusted_affine(a64, b32, c32)
+    assert out.dtype == a64.dtype
+    np.testing.assert_array_equal(be.to_numpy(out), np.array([0.5, 0.25]) + v * v)  # 2**-40 kept
+    out32 = trusted_affine(0.5, b32, c32)
+    assert out32.dtype == b32.dtype
+    np.testing.assert_array_equal(be.to_numpy(out32), np.float32(0.5) + v.astype(np.float32) ** 2)
