@@ -317,10 +317,12 @@ def test_score_is_the_per_sample_vjp_of_log_prob(be, dtype):
 
 
 @pytest.mark.parametrize("family", ["Normal", "Gumbel", "Laplace", "Cauchy", "Logistic"])
-def test_rsample_fast_path_equals_the_general_path(be, dtype, family, monkeypatch):
+@pytest.mark.parametrize("python_loc", [False, True], ids=["arrays", "python-loc"])
+def test_rsample_fast_path_equals_the_general_path(be, dtype, family, python_loc, monkeypatch):
     """With the backend's own generator, LocationScale.rsample takes the drawer kept in
-    GENERATOR_DRAWERS instead of draw(); its draws and gradients must equal the
-    general path's."""
+    GENERATOR_DRAWERS instead of draw() (and on torch calls the forward itself when
+    loc and scale are tensors of the dtype); its draws and gradients must equal the
+    general path's, also with a Python float loc."""
     if be.kind not in ("numpy", "torch"):
         pytest.skip("native generators of NumPy and torch")
     from diffsample.distributions import base
@@ -337,6 +339,8 @@ def test_rsample_fast_path_equals_the_general_path(be, dtype, family, monkeypatc
     loc, scale = be.asarray([0.5, -1.0], dtype), be.asarray([2.0, 0.25], dtype)
 
     def draws():
+        if python_loc:
+            return ds.vjp(lambda s: cls(0.5, s).rsample(generator(3), (4,)), scale)
         return ds.vjp(lambda m, s: cls(m, s).rsample(generator(3), (4,)), loc, scale)
 
     streams.GENERATOR_DRAWERS.clear()

@@ -383,7 +383,17 @@ class LocationScale(Distribution):
             if to_standard is not None:
                 with quiet_numpy():
                     eps = to_standard(b.xp, eps)
-            return self._rsample_prim.apply(b, dtype, self.loc, self.scale, eps)
+            loc, scale, prim = self.loc, self.scale, self._rsample_prim
+            if b.kind == "torch" and "torch" in prim.trust_autodiff:
+                # torch differentiates this forward itself: with tensors of the dtype
+                # (torch dtypes are singletons) it is called as it is, as apply would.
+                try:
+                    exact = loc.dtype is dtype and scale.dtype is dtype
+                except AttributeError:  # a Python scalar parameter
+                    exact = False
+                if exact:
+                    return prim.fwd(b.xp, loc, scale, eps)
+            return prim.apply(b, dtype, loc, scale, eps)
         eps = draw(self._noise, key, shape, b, dtype)
         to_standard = self._to_standard
         if to_standard is not None:
