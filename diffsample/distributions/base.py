@@ -377,13 +377,20 @@ class LocationScale(Distribution):
             drawer = generator_drawer(key, b, dtype)
         if drawer is not None:
             # The backend's own generator at a float32/float64 dtype: draw's decisions are
-            # known (generators ignore the stream setting) and nothing is clipped.
+            # known (generators ignore the stream setting).
             eps = drawer(b, key, self._noise, shape, dtype)
-            to_standard = self._to_standard
-            if to_standard is not None:
-                with quiet_numpy():
-                    eps = to_standard(b.xp, eps)
-            loc, scale, prim = self.loc, self.scale, self._rsample_prim
+        else:
+            eps = draw(self._noise, key, shape, b, dtype)
+        to_standard = self._to_standard
+        if to_standard is not None:
+            # The standard noise is formed in float32/float64, before the parameters'
+            # dtype is applied (so a uniform close to 1 never rounds to 1 first).
+            with quiet_numpy():
+                eps = to_standard(b.xp, eps)
+        loc, scale, prim = self.loc, self.scale, self._rsample_prim
+        # float32/float64: the noise is in the parameters' dtype and nothing is clipped.
+        bound = None if drawer is not None or eps.dtype == dtype else _narrow_bound(b, dtype)
+        if bound is None:
             if b.kind == "torch" and "torch" in prim.trust_autodiff:
                 # torch differentiates this forward itself: with tensors of the dtype
                 # (torch dtypes are singletons) it is called as it is, as apply would.
@@ -394,21 +401,10 @@ class LocationScale(Distribution):
                 if exact:
                     return prim.fwd(b.xp, loc, scale, eps)
             return prim.apply(b, dtype, loc, scale, eps)
-        eps = draw(self._noise, key, shape, b, dtype)
-        to_standard = self._to_standard
-        if to_standard is not None:
-            # The standard noise is formed in float32/float64, before the parameters'
-            # dtype is applied (so a uniform close to 1 never rounds to 1 first).
-            with quiet_numpy():
-                eps = to_standard(b.xp, eps)
-        # float32/float64: the noise is in the parameters' dtype and nothing is clipped.
-        bound = None if eps.dtype == dtype else _narrow_bound(b, dtype)
-        if bound is None:
-            return self._rsample_prim.apply(b, dtype, self.loc, self.scale, eps)
         # Noise beyond the narrow dtype's range (only a heavy tail such as the
         # Cauchy's gets there) saturates too, like the draws.
         eps = b.xp.clip(eps, min=-bound, max=bound)
-        return self._rsample_prim.apply(b, dtype, self.loc, self.scale, eps, bound=bound)
+        return prim.apply(b, dtype, loc, scale, eps, bound=bound)
 
     def log_prob(self, x: Any) -> Any:
         """Log density at ``x``.
