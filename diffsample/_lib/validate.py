@@ -58,16 +58,23 @@ def resolve_params(names: tuple, vals: tuple) -> tuple[Backend, tuple[int, ...],
     """
     if len(vals) == 2:
         # Two parameters (loc/scale, low/high), the most common call: straight-line
-        # for two torch tensors of one dtype, shape and device.
+        # for two torch tensors of one dtype, shape and device, or two NumPy arrays.
         first, second = vals
         t = type(first)
         hit = _TYPE_CACHE.get(t)
-        if hit is not None and hit[0] == "torch" and type(second) is t:
-            dt, dev, shape = first.dtype, first.device, first.shape
-            if second.dtype == dt and second.device == dev and second.shape == shape:
-                b = _SAME.get((dt, dev))
-                if b is not None:
-                    return b, tuple(shape), dt
+        if hit is not None and type(second) is t:
+            if hit[0] == "torch":
+                dt, dev, shape = first.dtype, first.device, first.shape
+                if second.dtype == dt and second.device == dev and second.shape == shape:
+                    b = _SAME.get((dt, dev))
+                    if b is not None:
+                        return b, tuple(shape), dt
+            elif hit[0] == "numpy":
+                dt, shape = first.dtype, first.shape
+                if second.dtype == dt and second.shape == shape:
+                    b = _SAME.get((dt, None))
+                    if b is not None:
+                        return b, shape, dt
     else:
         first = vals[0] if vals else None
         t = type(first)

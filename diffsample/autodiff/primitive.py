@@ -117,10 +117,11 @@ class Primitive:
         if self.bwd is None:
             raise NotImplementedError(f"primitive {self.name} has no VJP; attach one with @{self.name}.defvjp")
         xp = b.xp
-        cdt = compute_dtype(b, out.dtype)
-        if cdt == out.dtype:  # float32/float64: every input is at this dtype already
+        cdt = out.dtype
+        if cdt == xp.float64 or cdt == xp.float32:  # every input is at this dtype already
             cargs, cout = arrays, out
         else:
+            cdt = compute_dtype(b, cdt)
             cargs = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
             cout = xp.astype(out, cdt)
         cg = g if g.dtype == cdt else xp.astype(g, cdt)
