@@ -398,3 +398,12 @@ def test_subclasses_keep_their_checks_and_noise(be):
 
     with pytest.raises(ValueError, match="unknown noise kind 'laplace'"):
         BadNoise(zero, one).rsample(gen(0), (3,))
+
+    class WideNoise(ds.Normal):  # a standard noise wider than the parameters
+        _noise = "uniform"
+        _to_standard = staticmethod(lambda xp, u: xp.astype(u, xp.float64) - 0.5)
+
+    zero32, one32 = be.asarray([0.0, 0.5], "float32"), be.asarray([1.0, 2.0], "float32")
+    for key in (gen(1), ds.random.key(1)):
+        x = WideNoise(zero32, one32).rsample(key, (4,))
+        assert x.dtype == zero32.dtype  # the noise is cast to the parameters' dtype first

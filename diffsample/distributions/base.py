@@ -276,6 +276,10 @@ class LocationScale(Distribution):
     A family sets these class attributes (primitives are module-level
     :func:`~diffsample.primitive` objects, each a forward with a hand-written VJP):
 
+    ``_rsample_prim``
+        ``(loc, scale, eps, bound=None) -> loc + scale * eps``, ``eps`` not
+        differentiated, the result clipped to ``[-bound, bound]`` when ``bound`` is
+        given.  Every family shares the default, ``location_scale.rsample``.
     ``_log_prob_prim``, ``_cdf_prim``, ``_log_cdf_prim``
         ``(x, loc, scale)``.
     ``_icdf_prim``
@@ -394,8 +398,9 @@ class LocationScale(Distribution):
             if b.kind == "torch" and "torch" in prim.trust_autodiff:
                 # torch differentiates this forward itself: with tensors of the dtype
                 # (torch dtypes are singletons) it is called as it is, as apply would.
+                # (The noise is checked too: a subclass's _to_standard may widen it.)
                 try:
-                    exact = loc.dtype is dtype and scale.dtype is dtype
+                    exact = loc.dtype is dtype and scale.dtype is dtype and eps.dtype is dtype
                 except AttributeError:  # a Python scalar parameter
                     exact = False
                 if exact:
