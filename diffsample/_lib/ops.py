@@ -149,6 +149,9 @@ def sum_to_shape(g: Any, shape: tuple[int, ...]) -> Any:
     kind = hit[0] if hit is not None else kind_of(g)
     if kind == "torch":
         return g.sum_to_size(shape) if shape else g.sum()
+    if kind == "numpy" and not shape:
+        # NumPy's reduction itself (ndarray.sum goes through a Python wrapper); a scalar.
+        return sys.modules["numpy"].add.reduce(g, axis=None)
     if kind in ("numpy", "cupy", "jax"):
         # Their own reduction method, without a wrapper layer (a scalar for shape ()).
         if not shape:

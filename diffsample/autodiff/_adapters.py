@@ -172,12 +172,12 @@ def runner(prim: Any, kind: str, out_dtype: Any, cdt: Any) -> Any:
     def run(b: Backend, args: tuple, static: dict) -> Any:
         arrays = args
         if same:
-            for a in args:  # most often they are arrays of the dtype already
-                if type(a) not in _TYPE_CACHE or a.dtype != out_dtype:
+            for a in args:  # most often they are arrays of the dtype already (the same object)
+                if type(a) not in _TYPE_CACHE or (a.dtype is not out_dtype and a.dtype != out_dtype):
                     arrays = arrays_of(b, args)
                     break
             out = fwd(b.xp, *arrays, **static)  # Primitive._forward, without its casts
-            if out.dtype != out_dtype:
+            if out.dtype is not out_dtype and out.dtype != out_dtype:
                 out = b.xp.astype(out, out_dtype)
         else:
             arrays = arrays_of(b, args)

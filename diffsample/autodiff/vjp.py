@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any, Callable
 
-from .._lib.namespace import _TYPE_CACHE, backend_of, kind_of
+from .._lib.namespace import _TYPE_CACHE, backend_of, kind_of, numpy_backend
 from ._adapters import TAPE
 
 __all__ = ["vjp"]
@@ -52,6 +52,14 @@ def vjp(fn: Callable[..., Any], *primals: Any) -> tuple[Any, Callable[[Any], tup
     """
     if not primals:
         raise ValueError("diffsample.vjp needs at least one primal to differentiate with respect to")
+    t = type(primals[0])
+    hit = _TYPE_CACHE.get(t)
+    if hit is not None and hit[0] == "numpy":  # NumPy arrays: one backend, no device to compare
+        for p in primals:
+            if type(p) is not t:
+                break
+        else:
+            return _tape_vjp(numpy_backend(), fn, primals)
     b = backend_of(*primals)
     for p in primals:
         if type(p) not in _TYPE_CACHE and kind_of(p) is None:
