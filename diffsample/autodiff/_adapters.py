@@ -112,6 +112,18 @@ def _jax_plain(prim: Any, b: Backend, out_dtype: Any, static_key: tuple) -> Any:
     return jax.jit(lambda *arrays: prim._forward(b, arrays, out_dtype, static))
 
 
+# Kinds on which a trusted primitive's plain forward may be called as it is, by a caller
+# whose inputs are arrays of the result dtype already: the framework differentiates it
+# and nothing is recorded (JAX's runs through jit; the tape backends record each call).
+_DIRECT_KINDS = frozenset({"torch"})
+
+
+def direct_kinds(trusted: frozenset) -> frozenset:
+    """The backend kinds among ``trusted`` (a primitive's ``trust_autodiff``) on which
+    its forward ``fwd(xp, *arrays)`` may be called directly (``Primitive.direct_kinds``)."""
+    return trusted & _DIRECT_KINDS
+
+
 def runner(prim: Any, kind: str, out_dtype: Any, cdt: Any) -> Any:
     """The call path of ``prim`` on arrays of backend kind ``kind`` with result dtype
     ``out_dtype`` (compute dtype ``cdt``): ``run(b, args, static) -> out``.
@@ -153,7 +165,7 @@ def runner(prim: Any, kind: str, out_dtype: Any, cdt: Any) -> Any:
     # other backend, it is recorded on the tape of diffsample.vjp.
     fwd = prim.fwd
     record = kind != "torch"
-    if kind == "torch" and same:
+    if kind in _DIRECT_KINDS and same:
 
         def run(b: Backend, args: tuple, static: dict) -> Any:
             arrays = args

@@ -67,6 +67,8 @@ class Primitive:
     ):
         self.fwd = fwd
         self.trust_autodiff = _trusted_kinds(trust_autodiff)
+        # Where a caller holding arrays of the result dtype may call fwd itself (torch).
+        self.direct_kinds = _adapters.direct_kinds(self.trust_autodiff)
         self.bwd: Callable[..., Any] | None = None
         self._bwd_needs = False
         self.name = name or getattr(fwd, "__qualname__", repr(fwd))
@@ -117,11 +119,10 @@ class Primitive:
         if self.bwd is None:
             raise NotImplementedError(f"primitive {self.name} has no VJP; attach one with @{self.name}.defvjp")
         xp = b.xp
-        cdt = out.dtype
-        if cdt == xp.float64 or cdt == xp.float32:  # every input is at this dtype already
+        cdt = compute_dtype(b, out.dtype)
+        if cdt == out.dtype:  # float32/float64: every input is at this dtype already
             cargs, cout = arrays, out
         else:
-            cdt = compute_dtype(b, cdt)
             cargs = [a if a.dtype == cdt else xp.astype(a, cdt) for a in arrays]
             cout = xp.astype(out, cdt)
         cg = g if g.dtype == cdt else xp.astype(g, cdt)

@@ -167,8 +167,7 @@ def _nan_of_batch(dist: Distribution) -> Any:
 # differentiate the forward themselves (it is exact); the VJP serves the other backends.
 @primitive(name="location_scale.rsample", nondiff=(2,), trust_autodiff=True)
 def _ls_rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
-    x = loc + scale * eps
-    return x if bound is None else xp.clip(x, min=-bound, max=bound)
+    return _clip_bound(xp, loc + scale * eps, bound)
 
 
 @_ls_rsample.defvjp
@@ -395,10 +394,10 @@ class LocationScale(Distribution):
         # float32/float64: the noise is in the parameters' dtype and nothing is clipped.
         bound = None if drawer is not None or eps.dtype == dtype else _narrow_bound(b, dtype)
         if bound is None:
-            if b.kind == "torch" and "torch" in prim.trust_autodiff:
-                # torch differentiates this forward itself: with tensors of the dtype
-                # (torch dtypes are singletons) it is called as it is, as apply would.
-                # (The noise is checked too: a subclass's _to_standard may widen it.)
+            if b.kind in prim.direct_kinds:
+                # The framework differentiates this forward itself (torch): with arrays of
+                # the dtype it is called as it is, as apply would (torch dtypes are
+                # singletons; the noise is checked too: a subclass's _to_standard may widen it).
                 try:
                     exact = loc.dtype is dtype and scale.dtype is dtype and eps.dtype is dtype
                 except AttributeError:  # a Python scalar parameter
