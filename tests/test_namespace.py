@@ -54,3 +54,38 @@ def test_import_touches_no_framework():
         "assert not bad, bad"
     )
     subprocess.run([sys.executable, "-c", code], check=True)
+
+
+def test_resolve_params_fast_lanes_agree_with_the_general_functions(be):
+    """resolve_params' straight-line lanes (two arrays of one type) give what
+    backend_of, broadcast_shapes and float_dtype give, for 0-d, equal, broadcasting
+    and mismatched shapes and dtypes, twice (the second call takes the cached lane)."""
+    from diffsample._lib.namespace import float_dtype
+    from diffsample._lib.validate import broadcast_shapes, resolve_params
+
+    pairs = [
+        (be.asarray(0.0, "float32"), be.asarray(1.0, "float32")),
+        (be.asarray([0.0, 1.0, 2.0], "float64"), be.asarray([1.0, 2.0, 3.0], "float64")),
+        (be.asarray([0.0, 1.0, 2.0], "float32"), be.asarray(1.0, "float32")),
+        (be.asarray(0.0, "float32"), be.asarray([1.0, 2.0], "float32")),
+        (be.asarray([[0.0], [1.0]], "float32"), be.asarray([1.0, 2.0, 3.0], "float32")),
+        (be.asarray(0.0, "float32"), be.asarray(1.0, "float64")),
+        (be.asarray([0.0, 1.0], "float64"), 2.0),
+    ]
+    for loc, scale in pairs:
+        want = (backend_of(loc, scale), broadcast_shapes(loc=loc, scale=scale), float_dtype(backend_of(loc, scale), loc, scale))
+        for _ in range(2):
+            b, shape, dt = resolve_params(("loc", "scale"), (loc, scale))
+            assert (b.kind, b.device, shape, dt) == (want[0].kind, want[0].device, want[1], want[2])
+            assert type(shape) is tuple
+    with pytest.raises(ValueError, match="do not broadcast"):
+        resolve_params(("loc", "scale"), (be.asarray([0.0, 1.0]), be.asarray([1.0, 2.0, 3.0])))
+
+
+def test_torch_cpu_and_meta_are_two_devices():
+    """Two devices without a GPU: a CPU tensor beside a meta tensor, in either order
+    (the CPU lane of resolve_params must not take the pair)."""
+    torch = pytest.importorskip("torch")
+    for loc, scale in [(torch.zeros(()), torch.ones((), device="meta")), (torch.zeros((), device="meta"), torch.ones(()))]:
+        with pytest.raises(TypeError, match="two devices"):
+            ds.Normal(loc, scale)

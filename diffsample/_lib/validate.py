@@ -64,11 +64,21 @@ def resolve_params(names: tuple, vals: tuple) -> tuple[Backend, tuple[int, ...],
         hit = _TYPE_CACHE.get(t)
         if hit is not None and type(second) is t:
             if hit[0] == "torch":
-                dt, dev, shape = first.dtype, first.device, first.shape
-                if second.dtype == dt and second.device == dev and second.shape == shape:
-                    b = _SAME.get((dt, dev))
+                # Each tensor attribute read costs between kernels: CPU tensors are told by
+                # is_cpu (no device object to build, compare and hash), 0-d ones by ndim.
+                dt = first.dtype
+                if second.dtype is dt:  # torch dtypes are singletons
+                    if first.is_cpu and second.is_cpu:
+                        b = _TORCH_CPU.get(dt)
+                    else:
+                        dev = first.device
+                        b = _SAME.get((dt, dev)) if second.device == dev else None
                     if b is not None:
-                        return b, tuple(shape), dt
+                        if first.ndim == 0 and second.ndim == 0:
+                            return b, (), dt
+                        shape = first.shape
+                        if second.shape == shape:
+                            return b, tuple(shape), dt
             elif hit[0] == "numpy":
                 dt, shape = first.dtype, first.shape
                 if second.dtype == dt and second.shape == shape:
@@ -106,13 +116,17 @@ def resolve_params(names: tuple, vals: tuple) -> tuple[Backend, tuple[int, ...],
     if hit is not None and hit[0] in ("numpy", "torch") and b.kind == hit[0] and _is_floating(b.xp, dt):
         try:
             _SAME[(dt, b.device if b.kind == "torch" else None)] = b
+            if b.kind == "torch" and b.device.type == "cpu":
+                _TORCH_CPU[dt] = b
         except TypeError:  # an unhashable device object: just not cached
             pass
     return b, shape, dt
 
 
-# (floating dtype, torch device or None for NumPy) -> Backend, for resolve_params' one pass.
+# (floating dtype, torch device or None for NumPy) -> Backend, for resolve_params' one pass;
+# _TORCH_CPU: floating torch dtype -> the CPU Backend, for two CPU tensors.
 _SAME: dict[tuple, Backend] = {}
+_TORCH_CPU: dict[Any, Backend] = {}
 
 
 def broadcast_shape(*shapes: tuple[int, ...]) -> tuple[int, ...] | None:

@@ -167,7 +167,8 @@ def _nan_of_batch(dist: Distribution) -> Any:
 # differentiate the forward themselves (it is exact); the VJP serves the other backends.
 @primitive(name="location_scale.rsample", nondiff=(2,), trust_autodiff=True)
 def _ls_rsample(xp: Any, loc: Any, scale: Any, eps: Any, bound: float | None = None) -> Any:
-    return _clip_bound(xp, loc + scale * eps, bound)
+    x = loc + scale * eps
+    return x if bound is None else _clip_bound(xp, x, bound)
 
 
 @_ls_rsample.defvjp
@@ -385,11 +386,14 @@ class LocationScale(Distribution):
         else:
             eps = draw(self._noise, key, shape, b, dtype)
         to_standard = self._to_standard
+        # A drawer draws in the dtype it was chosen for; anything else is checked below.
+        noise_exact = drawer is not None
         if to_standard is not None:
             # The standard noise is formed in float32/float64, before the parameters'
             # dtype is applied (so a uniform close to 1 never rounds to 1 first).
             with quiet_numpy():
                 eps = to_standard(b.xp, eps)
+            noise_exact = False
         loc, scale, prim = self.loc, self.scale, self._rsample_prim
         # float32/float64: the noise is in the parameters' dtype and nothing is clipped.
         bound = None if drawer is not None or eps.dtype == dtype else _narrow_bound(b, dtype)
@@ -399,7 +403,7 @@ class LocationScale(Distribution):
                 # the dtype it is called as it is, as apply would (torch dtypes are
                 # singletons; the noise is checked too: a subclass's _to_standard may widen it).
                 try:
-                    exact = loc.dtype is dtype and scale.dtype is dtype and eps.dtype is dtype
+                    exact = loc.dtype is dtype and scale.dtype is dtype and (noise_exact or eps.dtype is dtype)
                 except AttributeError:  # a Python scalar parameter
                     exact = False
                 if exact:
