@@ -7,7 +7,8 @@ answers "did my change make the call cheaper?" instead: it imports the working t
 the package imports itself only relatively) into one process and times, interleaved in
 blocks of ``--inner`` calls on the calling thread's CPU clock with the garbage collector
 off, the peer one-liner, the old call and the new call (forward + backward; on NumPy
-value + pullback through ``ds.vjp``, with a ``Generator`` and with a key array).
+value + pullback through ``ds.vjp``), each with the backend's generator and with a key
+array.
 
 It prints the lower decile and the median over blocks of each call's time minus the
 peer's: the decile is the least disturbed state of a shared machine, and differences
@@ -54,10 +55,13 @@ def _torch_calls(new, old, n: int) -> dict:
         loc.grad = scale.grad = None
         f().sum().backward()
 
+    k_old, k_new = old.random.key(0), new.random.key(0)
     return {
         "peer": lambda: fb(lambda: loc + scale * torch.randn(n, generator=g)),
-        "old": lambda: fb(lambda: old.Normal(loc, scale).rsample(g, (n,))),
-        "new": lambda: fb(lambda: new.Normal(loc, scale).rsample(g, (n,))),
+        "old (Generator)": lambda: fb(lambda: old.Normal(loc, scale).rsample(g, (n,))),
+        "new (Generator)": lambda: fb(lambda: new.Normal(loc, scale).rsample(g, (n,))),
+        "old (key array)": lambda: fb(lambda: old.Normal(loc, scale).rsample(k_old, (n,))),
+        "new (key array)": lambda: fb(lambda: new.Normal(loc, scale).rsample(k_new, (n,))),
     }
 
 

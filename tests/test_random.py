@@ -172,3 +172,21 @@ def test_native_key_stream_is_the_documented_generator(be):
     for i in range(4):
         for s, x in zip(seeds * 20, out[i]):
             np.testing.assert_array_equal(x, ref(s))
+
+
+@pytest.mark.parametrize("stream", ["native", "portable"])
+def test_key_of_another_shape_is_refused(be, stream):
+    """A split key array (or any array not of shape (2,)) is refused with a message that
+    says to index it, whichever way the key reaches the noise (the samplers' fast lane
+    for key arrays included), in the backend's library and in NumPy."""
+    like = be.asarray([0.0], "float32")
+    d = ds.Normal(like, 1.0)
+    bad = [ds.random.split(ds.random.key(0), 3), ds.random.split(ds.random.key(0, like=like), 3), ds.random.key(0)[:1]]
+    with ds.random.stream(stream):
+        for keys in bad:
+            with pytest.raises(ValueError, match="index a split key"):
+                d.rsample(keys, (2,))
+            with pytest.raises(ValueError, match="index a split key"):
+                ds.random.normal(keys, (2,), like=like)
+            with pytest.raises(ValueError, match="index a split key"):
+                ds.gumbel_softmax(be.asarray([[0.0, 1.0]]), keys)

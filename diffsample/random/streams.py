@@ -23,8 +23,8 @@ import sys
 import threading
 from typing import Any, Iterator
 
-from .._lib.namespace import Backend, backend_of, compute_dtype, default_float
-from .keys import _GENERATOR_TYPES, Source, _words_array, resolve_source
+from .._lib.namespace import _TYPE_CACHE, Backend, backend_of, compute_dtype, default_float
+from .keys import _GENERATOR_TYPES, Source, _check_key_array, _words_array, resolve_source
 
 __all__ = ["stream", "current_stream", "draw", "uniform", "normal", "gumbel", "bits"]
 
@@ -67,10 +67,10 @@ def current_stream() -> str:
     return _STREAM.get()
 
 
-def _key_words(src: Source) -> tuple[int, int]:
-    k = src.value
+def _key_words(k: Any, owner: str | None) -> tuple[int, int]:
+    """The two 32-bit words of key array ``k`` (of library ``owner``) as Python ints."""
     try:
-        if src.owner in ("numpy", "torch"):
+        if owner in ("numpy", "torch"):
             hi, lo = k.tolist()  # one call instead of two element reads
             hi, lo = int(hi), int(lo)
         else:
@@ -82,15 +82,16 @@ def _key_words(src: Source) -> tuple[int, int]:
     return hi & 0xFFFFFFFF, lo & 0xFFFFFFFF
 
 
-def _key_in(b: Backend, src: Source) -> Any:
-    """The key as an array of backend ``b`` (traced JAX keys stay traced)."""
-    if src.owner == b.kind:
-        return src.value
-    return _words_array(b, list(_key_words(src)))
+def _key_in(b: Backend, k: Any, owner: str | None) -> Any:
+    """Key array ``k`` (of library ``owner``) as an array of backend ``b`` (traced JAX
+    keys stay traced)."""
+    if owner == b.kind:
+        return k
+    return _words_array(b, list(_key_words(k, owner)))
 
 
-def _seed64(src: Source) -> int:
-    hi, lo = _key_words(src)
+def _seed64(k: Any, owner: str | None) -> int:
+    hi, lo = _key_words(k, owner)
     return (hi << 32) | lo
 
 
@@ -108,11 +109,14 @@ def _clip_open(xp: Any, u: Any, dtype: Any) -> Any:
 _LOCAL = threading.local()
 
 
-def _numpy_keyed(np: Any, seed: int) -> Any:
-    """``Generator(Philox(key=seed))`` in its initial state (the same numbers)."""
+def _numpy_keyed(b: Backend, k: Any, owner: str | None) -> Any:
+    """``Generator(Philox(key=seed))`` in its initial state (the same numbers), for the
+    64-bit seed of key ``k``."""
+    seed = _seed64(k, owner)
     try:
         bg, rng, zeros, key = _LOCAL.numpy
     except AttributeError:
+        np = sys.modules["numpy"]  # imported: a NumPy array brought us here
         bg = np.random.Philox(key=seed)
         rng = np.random.Generator(bg)
         zeros, key = np.zeros(4, np.uint64), np.zeros(2, np.uint64)
@@ -129,15 +133,17 @@ def _numpy_keyed(np: Any, seed: int) -> Any:
     return rng
 
 
-def _torch_keyed(torch: Any, device: Any, seed: int) -> Any:
-    """A ``torch.Generator`` on ``device`` seeded with ``seed``."""
+def _torch_keyed(b: Backend, k: Any, owner: str | None) -> Any:
+    """A ``torch.Generator`` on ``b``'s device seeded with the 64-bit seed of key ``k``."""
+    seed = _seed64(k, owner)
     try:
         cache = _LOCAL.torch
     except AttributeError:
         cache = _LOCAL.torch = {}
+    device = b.device
     g = cache.get(device)
     if g is None:
-        g = cache[device] = torch.Generator(device=device)
+        g = cache[device] = sys.modules["torch"].Generator(device=device)
     g.manual_seed(seed)
     return g
 
@@ -205,15 +211,16 @@ def _cupy_native(b: Backend, rs: Any, what: str, shape: tuple, dt: Any) -> Any:
     return -xp.log(-xp.log(u))
 
 
-def _cupy_keyed(b: Backend, src: Source) -> Any:
+def _cupy_keyed(b: Backend, k: Any, owner: str | None) -> Any:
     import cupy
 
-    return cupy.random.RandomState(_seed64(src))
+    return cupy.random.RandomState(_seed64(k, owner))
 
 
+# kind -> (keyed, drawer): keyed(b, key array, its library) gives the drawer's rng.
 _NATIVE = {
-    "numpy": (lambda b, src: _numpy_keyed(sys.modules["numpy"], _seed64(src)), _numpy_native),
-    "torch": (lambda b, src: _torch_keyed(sys.modules["torch"], b.device, _seed64(src)), _torch_native),
+    "numpy": (_numpy_keyed, _numpy_native),
+    "torch": (_torch_keyed, _torch_native),
     "jax": (_key_in, _jax_native),
     "cupy": (_cupy_keyed, _cupy_native),
 }
@@ -226,7 +233,7 @@ def _portable(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
     if src.kind == "generator":
         raise TypeError("the portable stream needs a key (ds.random.key(seed)), not a generator")
     xp = b.xp
-    k = _key_in(b, src)
+    k = _key_in(b, src.value, src.owner)
     if dt == xp.float64:
         hi, lo = threefry.random_bits(xp, k, shape, device=b.device, width=64)
         u = threefry.uniform_from_bits(xp, hi, lo, dtype=dt)
@@ -255,6 +262,14 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     dt = compute_dtype(b, dtype)
     if _GENERATOR_TYPES.get(type(key)) == b.kind:  # the backend's own generator: the common case
         return _NATIVE[b.kind][1](b, key, what, shape, dt)
+    hit = _TYPE_CACHE.get(type(key))
+    if hit is not None and hit[0] != "jax" and _STREAM.get() == "native":
+        # A key array of a library seen before (resolve_source's case, without its
+        # Source; JAX keys may be typed and go the general way).
+        native = _NATIVE.get(b.kind)
+        if native is not None:
+            _check_key_array(key)
+            return native[1](b, native[0](b, key, hit[0]), what, shape, dt)
     src = resolve_source(key)
     native = _NATIVE.get(b.kind)
     if src.kind == "generator":
@@ -265,7 +280,7 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
         return native[1](b, src.value, what, shape, dt)
     if native is not None and _STREAM.get() == "native":
         keyed, drawer = native
-        return drawer(b, keyed(b, src), what, shape, dt)
+        return drawer(b, keyed(b, src.value, src.owner), what, shape, dt)
     return _portable(b, src, what, shape, dt)
 
 
@@ -388,4 +403,4 @@ def bits(key: Any, shape: Any = (), *, like: Any = None) -> Any:
         raise TypeError("bits needs a key (ds.random.key(seed)), not a generator")
     b = backend_of(like) if like is not None else backend_of(src.value)
     shape = (shape,) if isinstance(shape, int) else tuple(shape)
-    return threefry.random_bits(b.xp, _key_in(b, src), shape, device=b.device)
+    return threefry.random_bits(b.xp, _key_in(b, src.value, src.owner), shape, device=b.device)
