@@ -318,38 +318,46 @@ def test_score_is_the_per_sample_vjp_of_log_prob(be, dtype):
 
 @pytest.mark.parametrize("family", ["Normal", "Gumbel", "Laplace", "Cauchy", "Logistic"])
 @pytest.mark.parametrize("python_loc", [False, True], ids=["arrays", "python-loc"])
-def test_rsample_fast_path_equals_the_general_path(be, dtype, family, python_loc, monkeypatch):
-    """With the backend's own generator, LocationScale.rsample takes the drawer kept in
-    GENERATOR_DRAWERS instead of draw() (and on torch calls the forward itself when
-    loc and scale are tensors of the dtype); its draws and gradients must equal the
-    general path's, also with a Python float loc."""
+@pytest.mark.parametrize("source", ["generator", "numpy key", "own key", "numpy key, portable"])
+def test_rsample_fast_path_equals_the_general_path(be, dtype, family, python_loc, source, monkeypatch):
+    """With the backend's own generator or a key array, LocationScale.rsample takes the
+    drawer kept in DRAWERS instead of draw() (and on torch calls the forward itself
+    when loc and scale are tensors of the dtype); its draws and gradients must equal
+    the general path's, also with a Python float loc and under the portable stream
+    (asked on every call: the drawer is kept from a native call first)."""
     if be.kind not in ("numpy", "torch"):
         pytest.skip("native generators of NumPy and torch")
     from diffsample.distributions import base
     from diffsample.random import streams
 
-    def generator(seed):
-        if be.kind == "numpy":
-            return np.random.default_rng(seed)
-        import torch
-
-        return torch.Generator().manual_seed(seed)
-
     cls = getattr(ds, family)
     loc, scale = be.asarray([0.5, -1.0], dtype), be.asarray([2.0, 0.25], dtype)
 
+    def key(seed):
+        if source == "generator":
+            if be.kind == "numpy":
+                return np.random.default_rng(seed)
+            import torch
+
+            return torch.Generator().manual_seed(seed)
+        return ds.random.key(seed, like=loc if source == "own key" else None)
+
     def draws():
         if python_loc:
-            return ds.vjp(lambda s: cls(0.5, s).rsample(generator(3), (4,)), scale)
-        return ds.vjp(lambda m, s: cls(m, s).rsample(generator(3), (4,)), loc, scale)
+            return ds.vjp(lambda s: cls(0.5, s).rsample(key(3), (4,)), scale)
+        return ds.vjp(lambda m, s: cls(m, s).rsample(key(3), (4,)), loc, scale)
 
-    streams.GENERATOR_DRAWERS.clear()
-    fast_x, fast_pb = draws()
-    assert any(f is not None for f in streams.GENERATOR_DRAWERS.values())  # the fast path was taken
-    monkeypatch.setattr(base, "generator_drawer", lambda *a: None)  # the general path only
-    streams.GENERATOR_DRAWERS.clear()
-    x, pb = draws()
-    streams.GENERATOR_DRAWERS.clear()
+    mode = "portable" if source.endswith("portable") else "native"
+    streams.DRAWERS.clear()
+    draws()
+    assert any(f is not None for f in streams.DRAWERS.values())  # the fast path is taken
+    with ds.random.stream(mode):
+        fast_x, fast_pb = draws()
+    monkeypatch.setattr(base, "fast_drawer", lambda *a: None)  # the general path only
+    streams.DRAWERS.clear()
+    with ds.random.stream(mode):
+        x, pb = draws()
+    streams.DRAWERS.clear()
     assert x.dtype == fast_x.dtype
     np.testing.assert_array_equal(be.to_numpy(fast_x), be.to_numpy(x))
     g = be.xp.ones_like(x)

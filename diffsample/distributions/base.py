@@ -9,7 +9,7 @@ from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_
 from .._lib.ops import quiet_numpy, stop_gradient
 from .._lib.validate import broadcast_shape, check_finite, check_positive, loc_scale_ok, resolve_params, shape_of
 from ..autodiff import primitive
-from ..random.streams import GENERATOR_DRAWERS, draw, generator_drawer
+from ..random.streams import DRAWERS, draw, fast_drawer
 
 __all__ = ["Distribution", "LocationScale"]
 
@@ -374,14 +374,14 @@ class LocationScale(Distribution):
         dtype = self.dtype
         shape = self._extended_shape(sample_shape)
         try:
-            drawer = GENERATOR_DRAWERS.get((b.kind, dtype, type(key)), _UNSET)
+            drawer = DRAWERS.get((b.kind, dtype, type(key)), _UNSET)
         except TypeError:  # an unhashable dtype object
             drawer = None
         if drawer is _UNSET:
-            drawer = generator_drawer(key, b, dtype)
+            drawer = fast_drawer(key, b, dtype)
         if drawer is not None:
-            # The backend's own generator at a float32/float64 dtype: draw's decisions are
-            # known (generators ignore the stream setting).
+            # The backend's own generator or a key array, at a float32/float64 dtype:
+            # draw's decisions are known (fast_drawer).
             eps = drawer(b, key, self._noise, shape, dtype)
         else:
             eps = draw(self._noise, key, shape, b, dtype)

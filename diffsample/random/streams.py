@@ -67,19 +67,19 @@ def current_stream() -> str:
     return _STREAM.get()
 
 
-def _key_words(k: Any, owner: str | None) -> tuple[int, int]:
-    """The two 32-bit words of key array ``k`` (of library ``owner``) as Python ints."""
+def _seed64(k: Any, owner: str | None) -> int:
+    """Key array ``k`` (of library ``owner``) as one 64-bit int: its first 32-bit word
+    above its second."""
     try:
         if owner in ("numpy", "torch"):
             hi, lo = k.tolist()  # one call instead of two element reads
-            hi, lo = int(hi), int(lo)
         else:
-            hi, lo = int(k[0]), int(k[1])
+            hi, lo = k[0], k[1]
+        return ((int(hi) & 0xFFFFFFFF) << 32) | (int(lo) & 0xFFFFFFFF)
     except Exception as e:  # e.g. a traced JAX key used with non-JAX arrays
         raise TypeError(
             f"this key ({type(k).__module__}.{type(k).__name__}) cannot be read as integers here: {e}"
         ) from None
-    return hi & 0xFFFFFFFF, lo & 0xFFFFFFFF
 
 
 def _key_in(b: Backend, k: Any, owner: str | None) -> Any:
@@ -87,12 +87,8 @@ def _key_in(b: Backend, k: Any, owner: str | None) -> Any:
     keys stay traced)."""
     if owner == b.kind:
         return k
-    return _words_array(b, list(_key_words(k, owner)))
-
-
-def _seed64(k: Any, owner: str | None) -> int:
-    hi, lo = _key_words(k, owner)
-    return (hi << 32) | lo
+    seed = _seed64(k, owner)
+    return _words_array(b, [seed >> 32, seed & 0xFFFFFFFF])
 
 
 def _clip_open(xp: Any, u: Any, dtype: Any) -> Any:
@@ -263,13 +259,10 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     if _GENERATOR_TYPES.get(type(key)) == b.kind:  # the backend's own generator: the common case
         return _NATIVE[b.kind][1](b, key, what, shape, dt)
     hit = _TYPE_CACHE.get(type(key))
-    if hit is not None and hit[0] != "jax" and _STREAM.get() == "native":
+    if hit is not None and hit[0] != "jax" and b.kind in _NATIVE and _STREAM.get() == "native":
         # A key array of a library seen before (resolve_source's case, without its
         # Source; JAX keys may be typed and go the general way).
-        native = _NATIVE.get(b.kind)
-        if native is not None:
-            _check_key_array(key)
-            return native[1](b, native[0](b, key, hit[0]), what, shape, dt)
+        return _from_key(b, key, hit[0], what, shape, dt)
     src = resolve_source(key)
     native = _NATIVE.get(b.kind)
     if src.kind == "generator":
@@ -284,27 +277,48 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     return _portable(b, src, what, shape, dt)
 
 
-# (backend kind, dtype, key type) -> the drawer for that backend's own generators, or
-# None for other keys and dtypes: filled by generator_drawer, read by callers directly.
-GENERATOR_DRAWERS: dict[tuple, Any] = {}
+def _from_key(b: Backend, key: Any, owner: str, what: str, shape: tuple, dt: Any) -> Any:
+    """Native noise from a key array of library ``owner`` (not JAX) for a backend with a
+    native generator, at its compute dtype ``dt``."""
+    _check_key_array(key)
+    keyed, drawer = _NATIVE[b.kind]
+    return drawer(b, keyed(b, key, owner), what, shape, dt)
 
 
-def generator_drawer(key: Any, b: Backend, dtype: Any) -> Any:
-    """The drawer ``(b, rng, what, shape, dtype) -> noise`` that :func:`draw` uses when
-    ``key`` is backend ``b``'s own generator and ``dtype`` its own compute dtype
-    (float32/float64), or ``None``; kept in ``GENERATOR_DRAWERS`` by (backend kind,
-    dtype, key type).
+def _key_drawer(b: Backend, key: Any, what: str, shape: tuple, dt: Any) -> Any:
+    """The drawer for key arrays that :func:`fast_drawer` hands out: :func:`draw`'s
+    decisions made once, the stream asked on every call."""
+    if _STREAM.get() != "native":
+        return draw(what, key, shape, b, dt)
+    return _from_key(b, key, _TYPE_CACHE[type(key)][0], what, shape, dt)
 
-    Draws from a generator do not depend on the stream setting, so a sampler called
-    again with a generator of this type may take the drawer from ``GENERATOR_DRAWERS``
-    and skip :func:`draw`'s general steps.  The drawers reject unknown noise kinds.
+
+# (backend kind, dtype, key type) -> the drawer for that kind of key, or None: filled
+# by fast_drawer, read by callers directly.
+DRAWERS: dict[tuple, Any] = {}
+
+
+def fast_drawer(key: Any, b: Backend, dtype: Any) -> Any:
+    """A drawer ``(b, key, what, shape, dtype) -> noise`` that gives what :func:`draw`
+    gives for keys of this type, or ``None``; kept in ``DRAWERS`` by (backend kind,
+    dtype, key type), so that a sampler called again with such a key may skip
+    :func:`draw`'s general steps.
+
+    There is one when ``dtype`` is backend ``b``'s own compute dtype (float32/float64)
+    and ``b`` has a native generator, for ``key`` either ``b``'s own generator (its
+    draws do not depend on the stream setting) or a key array of a library other than
+    JAX (JAX keys may be typed; the stream is asked on every call).  The drawers
+    reject unknown noise kinds.
     """
     src = resolve_source(key)
     drawer = None
-    if src.kind == "generator" and src.owner == b.kind and b.kind in _NATIVE and compute_dtype(b, dtype) == dtype:
-        drawer = _NATIVE[b.kind][1]
+    if b.kind in _NATIVE and compute_dtype(b, dtype) == dtype:
+        if src.kind == "generator" and src.owner == b.kind:
+            drawer = _NATIVE[b.kind][1]
+        elif src.kind == "key" and type(key) is type(src.value) and src.owner != "jax":
+            drawer = _key_drawer
     try:
-        GENERATOR_DRAWERS[b.kind, dtype, type(key)] = drawer
+        DRAWERS[b.kind, dtype, type(key)] = drawer
     except TypeError:  # an unhashable dtype object: not kept
         pass
     return drawer
