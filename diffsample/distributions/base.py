@@ -9,7 +9,7 @@ from .._lib.namespace import Backend, asarray, backend_of, compute_dtype, float_
 from .._lib.ops import quiet_numpy, stop_gradient
 from .._lib.validate import broadcast_shape, check_finite, check_positive, loc_scale_ok, resolve_params, shape_of
 from ..autodiff import primitive
-from ..random.streams import DRAWERS, draw, fast_drawer
+from ..random.streams import DRAWERS, _UNSET, draw, fast_drawer
 
 __all__ = ["Distribution", "LocationScale"]
 
@@ -239,8 +239,6 @@ _ls_stddev.example(_ls_example({"s": math.pi / math.sqrt(3.0)}))
 _ls_entropy.example(_ls_example({"h": 2.0}))
 
 
-_UNSET = object()
-
 
 class LocationScale(Distribution):
     """Base of the location-scale families: ``X = loc + scale * Z``, ``Z`` standard.
@@ -373,6 +371,8 @@ class LocationScale(Distribution):
         b = self._backend
         dtype = self.dtype
         shape = self._extended_shape(sample_shape)
+        # draw()'s first step, written out here (a call fewer on the hottest path):
+        # the drawer kept for this kind of key, which draws in the dtype itself.
         try:
             drawer = DRAWERS.get((b.kind, dtype, type(key)), _UNSET)
         except TypeError:  # an unhashable dtype object
@@ -380,14 +380,11 @@ class LocationScale(Distribution):
         if drawer is _UNSET:
             drawer = fast_drawer(key, b, dtype)
         if drawer is not None:
-            # The backend's own generator or a key array, at a float32/float64 dtype:
-            # draw's decisions are known (fast_drawer).
             eps = drawer(b, key, self._noise, shape, dtype)
         else:
             eps = draw(self._noise, key, shape, b, dtype)
-        to_standard = self._to_standard
-        # A drawer draws in the dtype it was chosen for; anything else is checked below.
         noise_exact = drawer is not None
+        to_standard = self._to_standard
         if to_standard is not None:
             # The standard noise is formed in float32/float64, before the parameters'
             # dtype is applied (so a uniform close to 1 never rounds to 1 first).
@@ -396,7 +393,7 @@ class LocationScale(Distribution):
             noise_exact = False
         loc, scale, prim = self.loc, self.scale, self._rsample_prim
         # float32/float64: the noise is in the parameters' dtype and nothing is clipped.
-        bound = None if drawer is not None or eps.dtype == dtype else _narrow_bound(b, dtype)
+        bound = None if noise_exact or eps.dtype == dtype else _narrow_bound(b, dtype)
         if bound is None:
             if b.kind in prim.direct_kinds:
                 # The framework differentiates this forward itself (torch): with arrays of

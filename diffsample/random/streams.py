@@ -24,7 +24,7 @@ import threading
 from typing import Any, Iterator
 
 from .._lib.namespace import _TYPE_CACHE, Backend, backend_of, compute_dtype, default_float
-from .keys import _GENERATOR_TYPES, Source, _check_key_array, _words_array, resolve_source
+from .keys import Source, _check_key_array, _words_array, resolve_source
 
 __all__ = ["stream", "current_stream", "draw", "uniform", "normal", "gumbel", "bits"]
 
@@ -255,14 +255,19 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     """
     if what not in _KINDS:
         raise ValueError(f"unknown noise kind {what!r}")
-    dt = compute_dtype(b, dtype)
-    if _GENERATOR_TYPES.get(type(key)) == b.kind:  # the backend's own generator: the common case
-        return _NATIVE[b.kind][1](b, key, what, shape, dt)
-    hit = _TYPE_CACHE.get(type(key))
-    if hit is not None and hit[0] != "jax" and b.kind in _NATIVE and _STREAM.get() == "native":
-        # A key array of a library seen before (resolve_source's case, without its
-        # Source; JAX keys may be typed and go the general way).
-        return _from_key(b, key, hit[0], what, shape, dt)
+    try:
+        drawer = DRAWERS.get((b.kind, dtype, type(key)), _UNSET)
+    except TypeError:  # an unhashable dtype object
+        drawer = None
+    if drawer is _UNSET:
+        drawer = fast_drawer(key, b, dtype)
+    if drawer is not None:  # the common cases: draw's decisions known for this key type
+        return drawer(b, key, what, shape, dtype)
+    return _draw(what, key, shape, b, compute_dtype(b, dtype))
+
+
+def _draw(what: str, key: Any, shape: tuple, b: Backend, dt: Any) -> Any:
+    """:func:`draw` at compute dtype ``dt`` the general way, from ``resolve_source``."""
     src = resolve_source(key)
     native = _NATIVE.get(b.kind)
     if src.kind == "generator":
@@ -277,32 +282,29 @@ def draw(what: str, key: Any, shape: tuple, b: Backend, dtype: Any) -> Any:
     return _portable(b, src, what, shape, dt)
 
 
-def _from_key(b: Backend, key: Any, owner: str, what: str, shape: tuple, dt: Any) -> Any:
-    """Native noise from a key array of library ``owner`` (not JAX) for a backend with a
-    native generator, at its compute dtype ``dt``."""
-    _check_key_array(key)
-    keyed, drawer = _NATIVE[b.kind]
-    return drawer(b, keyed(b, key, owner), what, shape, dt)
-
-
 def _key_drawer(b: Backend, key: Any, what: str, shape: tuple, dt: Any) -> Any:
-    """The drawer for key arrays that :func:`fast_drawer` hands out: :func:`draw`'s
+    """The drawer for key arrays that :func:`fast_drawer` hands out: :func:`_draw`'s
     decisions made once, the stream asked on every call."""
     if _STREAM.get() != "native":
-        return draw(what, key, shape, b, dt)
-    return _from_key(b, key, _TYPE_CACHE[type(key)][0], what, shape, dt)
+        return _draw(what, key, shape, b, dt)
+    if key.shape != (2,):  # (a list or other sequence equal to (2,) passes the check)
+        _check_key_array(key)
+    keyed, drawer = _NATIVE[b.kind]
+    return drawer(b, keyed(b, key, _TYPE_CACHE[type(key)][0]), what, shape, dt)
 
+
+_UNSET = object()
 
 # (backend kind, dtype, key type) -> the drawer for that kind of key, or None: filled
-# by fast_drawer, read by callers directly.
+# by fast_drawer, read by draw.
 DRAWERS: dict[tuple, Any] = {}
 
 
 def fast_drawer(key: Any, b: Backend, dtype: Any) -> Any:
     """A drawer ``(b, key, what, shape, dtype) -> noise`` that gives what :func:`draw`
     gives for keys of this type, or ``None``; kept in ``DRAWERS`` by (backend kind,
-    dtype, key type), so that a sampler called again with such a key may skip
-    :func:`draw`'s general steps.
+    dtype, key type), so that :func:`draw` called again with such a key skips its
+    general steps.
 
     There is one when ``dtype`` is backend ``b``'s own compute dtype (float32/float64)
     and ``b`` has a native generator, for ``key`` either ``b``'s own generator (its
