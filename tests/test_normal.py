@@ -407,6 +407,10 @@ def test_subclasses_keep_their_checks_and_noise(be):
 
     with pytest.raises(ValueError, match="unknown noise kind 'laplace'"):
         BadNoise(zero, one).rsample(gen(0), (3,))
+    ds.Normal(zero, one).rsample(ds.random.key(0), (3,))  # a key array's drawer is kept too
+    for mode in ("native", "portable"):
+        with ds.random.stream(mode), pytest.raises(ValueError, match="unknown noise kind 'laplace'"):
+            BadNoise(zero, one).rsample(ds.random.key(0), (3,))
 
     class WideNoise(ds.Normal):  # a standard noise wider than the parameters
         _noise = "uniform"

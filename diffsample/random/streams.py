@@ -241,6 +241,8 @@ def _portable(b: Backend, src: Source, what: str, shape: tuple, dt: Any) -> Any:
         from .._lib.special import ndtri
 
         return ndtri(u)
+    if what != "gumbel":  # as the native drawers: the kept drawers skip draw's check
+        raise ValueError(f"unknown noise kind {what!r}")
     return -xp.log(-xp.log(u))
 
 
