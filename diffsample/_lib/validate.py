@@ -66,6 +66,8 @@ def resolve_params(names: tuple, vals: tuple) -> tuple[Backend, tuple[int, ...],
             if hit[0] == "torch":
                 # Each tensor attribute read costs between kernels: CPU tensors are told by
                 # is_cpu (no device object to build, compare and hash), 0-d ones by ndim.
+                # (torch.compile does not fold is_cpu as it folds device: where it
+                # compiles this frame alone, the reads make one more, empty graph.)
                 dt = first.dtype
                 if second.dtype is dt:  # torch dtypes are singletons
                     if first.is_cpu and second.is_cpu:
