@@ -239,7 +239,6 @@ _ls_stddev.example(_ls_example({"s": math.pi / math.sqrt(3.0)}))
 _ls_entropy.example(_ls_example({"h": 2.0}))
 
 
-
 class LocationScale(Distribution):
     """Base of the location-scale families: ``X = loc + scale * Z``, ``Z`` standard.
 
