@@ -108,19 +108,22 @@ def torch_rows(sizes: list[int], quick: bool) -> list[list[str]]:
 
         g_ours = torch.Generator()
         g_ours.manual_seed(1)
+
+        def ours_with(key):
+            def ours() -> None:
+                loc_o.grad = scale_o.grad = None
+                x = ds.Normal(loc_o, scale_o).rsample(key, (n,))
+                x.sum().backward()
+
+            return ours
+
         sources = [
             ("key array", ds.random.key(0)),
             ("key array (torch)", ds.random.key(0, like=loc_o)),
             ("native generator", g_ours),
         ]
         for name, key in sources:
-
-            def ours(key=key) -> None:
-                loc_o.grad = scale_o.grad = None
-                x = ds.Normal(loc_o, scale_o).rsample(key, (n,))
-                x.sum().backward()
-
-            rows.append(_row("torch", name, n, compare(peer, ours, **_plan(n, quick))))
+            rows.append(_row("torch", name, n, compare(peer, ours_with(key), **_plan(n, quick))))
             _emit(rows[-1])
 
         # For information: the library a torch user would otherwise pick (it validates
@@ -132,36 +135,23 @@ def torch_rows(sizes: list[int], quick: bool) -> list[list[str]]:
             x = td.Normal(loc_p, scale_p).rsample((n,))
             x.sum().backward()
 
-        def ours_gen() -> None:
-            loc_o.grad = scale_o.grad = None
-            x = ds.Normal(loc_o, scale_o).rsample(g_ours, (n,))
-            x.sum().backward()
-
-        res = compare(peer_td, ours_gen, **_plan(n, quick))
-        rows.append(["torch (peer: torch.distributions.Normal)", "native generator", f"{n:.0e}", fmt_time(res.peer_s),
-                     fmt_time(res.ours_s), f"{res.ratio:.2f}", fmt_time(res.diff_s), "- (info)", "-", res.rounds_note])
-        _emit(rows[-1])
-
         # For information: what a functional key costs in plain torch, the one-liner with
         # its generator reseeded on every call (as diffsample reseeds a kept one).
-        key = ds.random.key(0)
-        seed = 12345
-
         def peer_seeded() -> None:
             loc_p.grad = scale_p.grad = None
-            g_peer.manual_seed(seed)
+            g_peer.manual_seed(12345)
             x = loc_p + scale_p * torch.randn(n, generator=g_peer)
             x.sum().backward()
 
-        def ours_key() -> None:
-            loc_o.grad = scale_o.grad = None
-            x = ds.Normal(loc_o, scale_o).rsample(key, (n,))
-            x.sum().backward()
-
-        res = compare(peer_seeded, ours_key, **_plan(n, quick))
-        rows.append(["torch (peer: the one-liner, generator reseeded per call)", "key array", f"{n:.0e}", fmt_time(res.peer_s),
-                     fmt_time(res.ours_s), f"{res.ratio:.2f}", fmt_time(res.diff_s), "- (info)", "-", res.rounds_note])
-        _emit(rows[-1])
+        info = [
+            ("torch (peer: torch.distributions.Normal)", "native generator", peer_td, g_ours),
+            ("torch (peer: the one-liner, generator reseeded per call)", "key array", peer_seeded, ds.random.key(0)),
+        ]
+        for backend, source, peer_info, key in info:
+            res = compare(peer_info, ours_with(key), **_plan(n, quick))
+            rows.append([backend, source, f"{n:.0e}", fmt_time(res.peer_s), fmt_time(res.ours_s),
+                         f"{res.ratio:.2f}", fmt_time(res.diff_s), "- (info)", "-", res.rounds_note])
+            _emit(rows[-1])
     return rows
 
 
